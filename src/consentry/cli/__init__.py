@@ -1,0 +1,37 @@
+"""The `consentry` command: a thin Typer shell over the modules; no logic here.
+
+Each area registers its own commands from `consentry.cli.<area>` through a
+`register(app)` function, so areas stay independent.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import typer
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+app = typer.Typer(
+    name="consentry",
+    help="Train AI on member data only where consent and jurisdiction allow, and prove it.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+AREAS = ("network", "ledger", "policy", "redact", "snapshot", "forget", "train", "center", "demo")
+
+for _area in AREAS:
+    try:
+        _mod = importlib.import_module(f"consentry.cli.{_area}")
+    except ModuleNotFoundError as exc:  # an area not built yet
+        if exc.name != f"consentry.cli.{_area}":
+            raise
+        continue
+    _mod.register(app)
+
+
+def main() -> None:
+    app()
