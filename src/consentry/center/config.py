@@ -28,7 +28,7 @@ class CenterSettings(BaseSettings):
         default=None,
         description="production: name of a header set by a trusted proxy carrying the member id",
     )
-    pack: str = "seed"
+    pack: str = "linkedin-2024"
     public_url: str = "http://127.0.0.1:8000"
     link_max_age_s: int = 15 * 60
     session_max_age_s: int = 8 * 3600

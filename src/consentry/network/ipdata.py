@@ -62,15 +62,19 @@ def build_table(samples: int = 3_000_000, seed: int = 2024) -> dict:
             found[c].append(probes)
     # datacenter / VPN ranges: hosting providers that iporigin recognises
     dc_kinds = set(iporigin.DATACENTER_KINDS)
-    origins = iporigin.classify_many(_fmt(pref[:600_000], 10))
-    for p, o in zip(pref[:600_000].tolist(), origins):
-        if o.kind not in dc_kinds or len(dc) >= 96:
+    shuffled = rng.permutation(pref)[:1_500_000]
+    origins = iporigin.classify_many(_fmt(shuffled, 10))
+    per_cc: dict[str, int] = {}
+    for p, o in zip(shuffled.tolist(), origins):
+        if o.kind not in dc_kinds or len(dc) >= 120:
             continue
         base = f"{p >> 16 & 255}.{p >> 8 & 255}.{p & 255}"
         probes = [f"{base}.{k}" for k in _PROBE]
         ccs = iptocc.country_code(probes)
         if len(set(ccs)) == 1 and ccs[0] and all(iporigin.is_datacenter(x) for x in probes):
-            dc.append([base, ccs[0], o.provider])
+            if per_cc.get(ccs[0], 0) < 12:
+                per_cc[ccs[0]] = per_cc.get(ccs[0], 0) + 1
+                dc.append([base, ccs[0], o.provider])
     missing = [c for c, v in found.items() if not v]
     if missing:
         raise RuntimeError(f"no prefixes found for {missing}; raise samples")

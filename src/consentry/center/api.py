@@ -1,0 +1,110 @@
+"""The platform's JSON API (`/api/v1`, OpenAPI at /openapi.json, docs at /docs).
+
+Why: the platform's own settings screens and mobile apps record choices here and
+read decisions, authenticated by an API key per client (`X-API-Key`). Inputs are
+fully typed (enums from the vocabulary, bounded ids), so anything malformed is a
+422, an unknown member a 404, a conflicting retry a 409: never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from pydantic import BaseModel, Field
+
+from consentry.center import explain
+from consentry.center.auth import MEMBER_ID_RE, require_api_key
+from consentry.center.web import sources
+from consentry.ledger import validate
+from consentry.ledger.store import LedgerConflict
+from consentry.vocab import Choice, Purpose, Source
+
+log = logging.getLogger("consentry.center")
+router = APIRouter(prefix="/api/v1", tags=["platform API"], dependencies=[Depends(require_api_key)],
+                   responses={401: {"description": "missing or invalid X-API-Key"}})
+
+MemberId = Annotated[str, Path(min_length=1, max_length=128, pattern=MEMBER_ID_RE.pattern,
+                               description="the platform's member id")]
+
+
+class ChoiceIn(BaseModel):
+    purpose: Purpose
+    choice: Choice
+    client_request_id: str = Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$",
+                                   description="idempotency key: a retry with the same key records nothing new")
+    notice_version: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[\x20-\x7e]+$")
+
+
+class ChoiceOut(BaseModel):
+    event_id: str
+    member_id: str
+    purpose: str
+    choice: str
+    source: str
+    notice_version: str | None
+    at: datetime
+    created: bool = Field(description="false when this request was a retry of an earlier one")
+    receipt: dict[str, Any]
+
+
+class DecisionOut(BaseModel):
+    purpose: str
+    used: bool
+    reasons: list[str]
+    rule: str | None
+    region_group: str | None
+    jurisdiction: str | None
+    legal_basis: str | None
+    current_choice: str | None
+    explanation: list[str]
+
+
+def _known(request: Request, member_id: str) -> None:
+    if not sources(request).member_exists(member_id):
+        raise HTTPException(404, "unknown member")
+
+
+def _out(rec: dict[str, Any]) -> ChoiceOut:
+    return ChoiceOut(**{k: rec.get(k) for k in ChoiceOut.model_fields if k != "created"},
+                     created=rec.get("created", True))
+
+
+@router.post("/members/{member_id}/choices", response_model=ChoiceOut, status_code=201,
+             responses={404: {"description": "unknown member"}, 409: {"description": "conflicting retry"}})
+def record_choice(request: Request, member_id: MemberId, body: ChoiceIn) -> ChoiceOut:
+    """Record a member's choice for one purpose; returns the event and its consent receipt."""
+    _known(request, member_id)
+    try:
+        rec = sources(request).record_choice(
+            member_id, body.purpose.value, body.choice.value, Source.API.value,
+            client_request_id=f"api:{member_id}:{body.client_request_id}", notice_version=body.notice_version)
+    except LedgerConflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    except validate.FieldError as exc:
+        raise HTTPException(422, str(exc)) from None
+    log.info("api choice recorded purpose=%s choice=%s", body.purpose.value, body.choice.value)
+    return _out(rec)
+
+
+@router.get("/members/{member_id}/choices", response_model=list[ChoiceOut],
+            responses={404: {"description": "unknown member"}})
+def list_choices(request: Request, member_id: MemberId) -> list[ChoiceOut]:
+    """The member's recorded choices, oldest first, each with its receipt."""
+    _known(request, member_id)
+    return [_out(e) for e in sources(request).events(member_id)]
+
+
+@router.get("/members/{member_id}/decisions", response_model=list[DecisionOut],
+            responses={404: {"description": "unknown member"}})
+def decisions(request: Request, member_id: MemberId) -> list[DecisionOut]:
+    """Whether the member's data is used, per purpose, now, with reasons and plain-language explanation."""
+    _known(request, member_id)
+    src = sources(request)
+    views = explain.purpose_views(request.app.state.pack, src.profile(member_id), src.events(member_id),
+                                  src.signins(member_id), purposes=tuple(p.value for p in Purpose))
+    return [DecisionOut(purpose=v.purpose, used=v.used, reasons=v.reasons, rule=v.rule, region_group=v.region_group,
+                        jurisdiction=v.jurisdiction, legal_basis=v.legal_basis, current_choice=v.current_choice,
+                        explanation=v.lines) for v in views]

@@ -1,0 +1,53 @@
+"""Rendering helpers shared by the page routers: templates, flash messages, nonces.
+
+Why: every page needs the same context (who is signed in, the CSRF token, the
+flash messages of the previous POST) so that templates stay declarative and no
+router can forget the CSRF token in a form.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from consentry.center.auth import csrf_token, session_member
+from consentry.center.sources import Sources
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.globals["nonce"] = lambda: uuid.uuid4().hex
+
+NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def sources(request: Request) -> Sources:
+    return request.app.state.sources
+
+
+def flash(request: Request, text: str, kind: str = "", receipt: str | None = None) -> None:
+    request.session.setdefault("flash", [])
+    request.session["flash"] = [*request.session["flash"], {"text": text, "kind": kind, "receipt": receipt}]
+
+
+def render(request: Request, name: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
+    base = {
+        "member": session_member(request),
+        "admin": request.session.get("admin") is True,
+        "csrf": csrf_token(request),
+        "flashes": request.session.pop("flash", []),
+        "active": ctx.pop("active", None),
+    }
+    return templates.TemplateResponse(request, name, {**base, **ctx}, status_code=status_code)
+
+
+def client_request_id(prefix: str, owner: str, nonce: Any) -> str:
+    """An idempotency key for a form post: the form's nonce (a resubmission repeats it),
+    scoped to its owner so one caller's nonce can never land on another's record."""
+    n = nonce if isinstance(nonce, str) and NONCE_RE.match(nonce) else uuid.uuid4().hex
+    return f"{prefix}:{owner}:{n}"

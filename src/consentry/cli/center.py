@@ -1,0 +1,50 @@
+"""`consentry serve` and `consentry member-link ID`: thin commands over `consentry.center`."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from consentry.settings import Settings
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, help="port to listen on"),
+    workers: int = typer.Option(1, help="uvicorn worker processes"),
+) -> None:
+    """Run the privacy center (member pages, admin, JSON API) with uvicorn."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # uvicorn's access log prints query strings (sign-in tokens); ours logs route templates only.
+    if workers > 1:
+        uvicorn.run("consentry.center.app:create_app", factory=True, host=host, port=port, workers=workers,
+                    access_log=False, log_config=None)
+    else:
+        from consentry.center.app import create_app
+
+        uvicorn.run(create_app(), host=host, port=port, access_log=False, log_config=None)
+
+
+def member_link(
+    member_id: str = typer.Argument(..., help="the member to sign in"),
+    base_url: str = typer.Option(None, help="the center's public URL (default CONSENTRY_PUBLIC_URL)"),
+) -> None:
+    """Print a one-time, expiring sign-in link for a member (demo; production uses the identity header)."""
+    from consentry.center.auth import make_link_token
+    from consentry.center.config import CenterSettings
+    from consentry.center.sources import Sources
+
+    settings, cs = Settings(), CenterSettings()
+    if not Sources(settings).member_exists(member_id):
+        typer.echo(f"error: no member {member_id!r} in the ledger or the export at {settings.network}", err=True)
+        raise typer.Exit(2)
+    token, _ = make_link_token(cs.signing_key(settings), member_id)
+    typer.echo(f"{(base_url or cs.public_url).rstrip('/')}/signin?token={token}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("member-link")(member_link)

@@ -1,0 +1,209 @@
+"""`consentry decide`, `consentry explain`, `consentry pack list|show|validate`.
+
+Thin commands over `consentry.policy`; the export is staged (validated, malformed
+rows quarantined) by `consentry.network` before the plan sees it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+pack_app = typer.Typer(help="Policy packs: list, show, validate.", no_args_is_help=True)
+
+
+_DUCK_TYPES = {"string": "VARCHAR", "timestamp[us, tz=UTC]": "TIMESTAMPTZ", "date32[day]": "DATE",
+               "bool": "BOOLEAN", "list<item: string>": "VARCHAR[]"}
+
+
+def open_raw(network: Path):  # noqa: ANN201 - duckdb connection
+    """Views straight over NAME.parquet / NAME.jsonl, cast to the export schema (no staging).
+
+    For exports already validated elsewhere; a row that does not cast fails the query
+    instead of going to quarantine.
+    """
+    import duckdb
+
+    from consentry.network.schema import TABLES
+    from consentry.policy.decide import PLAN_INPUTS
+
+    con = duckdb.connect()
+    for name in PLAN_INPUTS:
+        cols = ", ".join(f'CAST("{f.name}" AS {_DUCK_TYPES[str(f.type)]}) AS "{f.name}"' for f in TABLES[name])
+        for ext, reader_fn in (("parquet", "read_parquet"), ("jsonl", "read_json_auto")):
+            path = network / f"{name}.{ext}"
+            if path.is_file():
+                lit = str(path).replace("'", "''")
+                con.execute(f'CREATE VIEW "{name}" AS SELECT {cols} FROM {reader_fn}(\'{lit}\')')
+                break
+    return con, 0
+
+
+def open_export(network: Path, quiet: bool = False, raw: bool = False):  # noqa: ANN201
+    """A DuckDB connection with views over the staged export, and the quarantine count.
+
+    Staging is cached under $CONSENTRY_HOME/staged/<fingerprint>/, so deciding again
+    on the same export costs nothing extra. `raw` skips staging (see `open_raw`).
+    """
+    import duckdb
+
+    if not network.is_dir():
+        raise typer.BadParameter(f"{network} is not a directory", param_hint="--network")
+    if raw:
+        return open_raw(network)
+    from consentry.network import reader, views
+    from consentry.settings import get_settings
+
+    staged = reader.stage_cached(network, get_settings().home / "staged", progress=not quiet)
+    con = duckdb.connect()
+    views.register(con, staged.dest)
+    return con, sum(staged.quarantined.values())
+
+
+def _load(pack: str):  # noqa: ANN202
+    from consentry.policy.packs import PackError, load_pack
+
+    try:
+        return load_pack(pack)
+    except PackError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+
+
+def decide_cmd(
+    network: Path = typer.Option(None, "--network", help="export directory (default: $CONSENTRY_HOME/network)"),
+    pack: str = typer.Option(..., "--pack", help="pack name (consentry pack list) or YAML file"),
+    purpose: str = typer.Option("genai_training", "--purpose", help="purpose to decide for"),
+    as_of: str = typer.Option(..., "--as-of", help="decision time T, ISO 8601 (UTC if no offset)"),
+    out: Path = typer.Option(..., "--out", help="decisions file: .parquet, .csv or .jsonl"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+    raw: bool = typer.Option(False, "--raw", help="read the export files directly, without staging"),
+) -> None:
+    """Decide, for every item, whether it may be used for PURPOSE as of T, with every reason."""
+    from consentry.policy.decide import decide
+    from consentry.settings import get_settings
+    from consentry.vocab import PURPOSES
+
+    if purpose not in PURPOSES:
+        raise typer.BadParameter(f"one of {', '.join(PURPOSES)}", param_hint="--purpose")
+    p = _load(pack)
+    con, quarantined = open_export(network or get_settings().network, quiet, raw)
+    rel = decide(con, p, purpose, as_of)
+    fmt = {".csv": "csv", ".jsonl": "json", ".json": "json"}.get(out.suffix, "parquet")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    path = str(out).replace("'", "''")
+    con.execute(f"COPY ({rel.sql_query()}) TO '{path}' (FORMAT {fmt})")
+    summary = con.sql(
+        f"SELECT coalesce(region_group, '(unknown)') AS g, count(*) AS n, count_if(allowed) AS ok "
+        f"FROM read_{'parquet' if fmt == 'parquet' else 'json_auto' if fmt == 'json' else 'csv_auto'}('{path}') "
+        "GROUP BY 1 ORDER BY n DESC"
+    ).fetchall()
+    reasons = con.sql(
+        f"SELECT r, count(*) FROM (SELECT unnest(reasons) AS r FROM ({rel.sql_query()})) GROUP BY r ORDER BY 2 DESC"
+    ).fetchall()
+    t = Table(title=f"{purpose} as of {as_of}, pack {p.name}")
+    t.add_column("region group")
+    t.add_column("items", justify="right")
+    t.add_column("allowed", justify="right")
+    for g, n, ok in summary:
+        t.add_row(g, f"{n:,}", f"{ok / n:.1%}")
+    console.print(t)
+    console.print("reasons: " + ", ".join(f"{r} {n:,}" for r, n in reasons))
+    total = sum(n for _, n, _ in summary)
+    console.print(f"{total:,} decisions written to {out}; {quarantined:,} rows quarantined at staging")
+
+
+def explain_cmd(
+    network: Path = typer.Option(None, "--network", help="export directory (default: $CONSENTRY_HOME/network)"),
+    pack: str = typer.Option(..., "--pack", help="pack name or YAML file"),
+    as_of: str = typer.Option(..., "--as-of", help="decision time T, ISO 8601"),
+    member: str = typer.Option(None, "--member", help="explain one member"),
+    item: str = typer.Option(None, "--item", help="explain one item"),
+    purpose: str = typer.Option(None, "--purpose", help="one purpose (default: all for a member, genai_training for an item)"),
+    as_json: bool = typer.Option(False, "--json", help="structured output"),
+    quiet: bool = typer.Option(True, "--quiet/--progress", help="progress bar while staging"),
+    raw: bool = typer.Option(False, "--raw", help="read the export files directly, without staging"),
+) -> None:
+    """Explain in plain words why a member's data or an item may or may not be used."""
+    from consentry.policy.explain import explain_item, explain_member
+    from consentry.settings import get_settings
+
+    if (member is None) == (item is None):
+        raise typer.BadParameter("give exactly one of --member or --item")
+    p = _load(pack)
+    con, _ = open_export(network or get_settings().network, quiet, raw)
+    if member is not None:
+        e = explain_member(con, p, member, as_of, purpose)
+    else:
+        try:
+            e = explain_item(con, p, item, as_of, purpose or "genai_training")
+        except KeyError as exc:
+            console.print(f"[red]{exc.args[0]}[/red]")
+            raise typer.Exit(1) from exc
+    if as_json:
+        print(json.dumps(e.to_dict(), default=str, indent=2))
+    else:
+        print(e.text())
+
+
+@pack_app.command("list")
+def pack_list() -> None:
+    """The shipped packs and their versions."""
+    from consentry.policy.packs import list_packs, load_pack
+
+    t = Table(title="policy packs")
+    for col in ("name", "versions", "description"):
+        t.add_column(col)
+    for name in list_packs():
+        p = load_pack(name)
+        t.add_row(name, ", ".join(str(v.effective_from) for v in p.versions), p.description)
+    console.print(t)
+
+
+@pack_app.command("show")
+def pack_show(pack: str = typer.Argument(..., help="pack name or YAML file")) -> None:
+    """Every version of a pack: groups and, per purpose, the rule of each group."""
+    p = _load(pack)
+    console.print(f"[bold]{p.name}[/bold]: {p.description}")
+    for v in p.versions:
+        console.print(
+            f"\n[bold]version {v.version}[/bold] from {v.effective_from} — {v.note}\n"
+            f"  min age {v.min_age}, unknown age {'excluded' if v.exclude_unknown_age else 'allowed'}, "
+            f"sensitive groups {'excluded' if v.exclude_sensitive_groups else 'allowed'}, "
+            f"notice {v.notice_period_days if v.notice_period_days is not None else 'not needed'}, "
+            f"sign-in look-back {v.signin_lookback_days} days, {v.propagation.value}, {v.shards} shards\n"
+            f"  excluded kinds: {', '.join(k.value for k in v.excluded_kinds) or '-'}; "
+            f"visibilities: {', '.join(x.value for x in v.allowed_visibilities)}"
+        )
+        for g, cs in v.groups.items():
+            console.print(f"  group {g}: {' '.join(cs)}")
+        t = Table()
+        t.add_column("purpose")
+        groups = [*v.groups, "rest_of_world"]
+        for g in groups:
+            t.add_column(g)
+        for purpose, pol in v.purposes.items():
+            cells = []
+            for g in groups:
+                gr = v.rule_for(purpose, g)
+                cells.append(f"{gr.rule.value} ({gr.legal_basis.value})" if gr else "-")
+            t.add_row(purpose.value, *cells)
+        console.print(t)
+
+
+@pack_app.command("validate")
+def pack_validate(file: Path = typer.Argument(..., help="pack YAML file")) -> None:
+    """Validate a pack file; errors name the file, line and field."""
+    p = _load(str(file))
+    console.print(f"{file}: ok — pack {p.name}, {len(p.versions)} version(s)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("decide")(decide_cmd)
+    app.command("explain")(explain_cmd)
+    app.add_typer(pack_app, name="pack")

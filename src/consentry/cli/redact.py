@@ -1,0 +1,92 @@
+"""`consentry redact find|apply|eval`: thin commands over `consentry.redact`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+redact_app = typer.Typer(help="Find and remove personal data in text.", no_args_is_help=True)
+console = Console()
+
+MembersOpt = typer.Option(
+    None, "--members", help="members.parquet/.jsonl (or an export dir) to find mentions of members."
+)
+
+
+@redact_app.command("find")
+def find(
+    inp: Path = typer.Option(..., "--in", exists=True, dir_okay=False, help='JSONL lines {"id", "text"}.'),
+    out: Path = typer.Option(..., "--out", help='JSONL lines {"id", "spans": [...]}.'),
+    members: Optional[Path] = MembersOpt,
+) -> None:
+    """Write the personal-data spans (character offsets) of each text."""
+    from consentry.redact.jsonl import find_file, load_directory
+
+    r = find_file(inp, out, load_directory(members))
+    console.print(f"{r.read} texts, {r.spans} spans -> {out}")
+    if r.quarantined:
+        console.print(f"[red]{r.quarantined} malformed lines[/] -> {r.quarantine_path}")
+
+
+@redact_app.command("apply")
+def apply(
+    inp: Path = typer.Option(..., "--in", exists=True, dir_okay=False, help='JSONL lines {"id", "text"}.'),
+    out: Path = typer.Option(..., "--out", help='JSONL lines {"id", "text", "pii_count", "dropped"}.'),
+    operator: str = typer.Option("mask", "--operator", help="mask | pseudonym"),
+    max_density: Optional[float] = typer.Option(0.5, "--max-density", help="Drop texts denser in PII than this."),
+    members: Optional[Path] = MembersOpt,
+    key_env: str = typer.Option("CONSENTRY_REDACT_KEY", "--key-env", help="Environment variable holding the pseudonym key."),
+) -> None:
+    """Replace personal data: `[TYPE]` masks or keyed, consistent pseudonyms."""
+    from consentry.redact import RedactConfig, Redactor
+    from consentry.redact.jsonl import apply_file, load_directory
+
+    if operator not in ("mask", "pseudonym"):
+        raise typer.BadParameter("--operator must be mask or pseudonym")
+    key = os.environ.get(key_env, "").encode() or None
+    if operator == "pseudonym" and not key:
+        raise typer.BadParameter(f"--operator pseudonym needs a secret key in ${key_env}")
+    cfg = RedactConfig(operator=operator, max_density=max_density)
+    r = apply_file(inp, out, Redactor(cfg, load_directory(members), key=key))
+    console.print(f"{r.read} texts, {r.spans} spans replaced, {r.dropped} dropped -> {out}")
+    if r.quarantined:
+        console.print(f"[red]{r.quarantined} malformed lines[/] -> {r.quarantine_path}")
+
+
+@redact_app.command("eval")
+def eval_(
+    data: Path = typer.Option(..., "--data", exists=True, file_okay=False, help="Labeled sets (CoNLL, Presidio JSON) or a synthetic network."),
+    sets: Optional[list[str]] = typer.Option(None, "--set", help="Only these sets (file stems)."),
+    members: Optional[Path] = MembersOpt,
+) -> None:
+    """Precision, recall and F1 per type, exact and overlap matching, per labeled set."""
+    from consentry.redact.evaluate import evaluate_dir
+    from consentry.redact.train_person import TRAIN_SETS
+
+    results = evaluate_dir(data, tuple(sets) if sets else None, members=members)
+    if not results:
+        console.print(f"[red]no labeled sets found in {data}[/]")
+        raise typer.Exit(1)
+    for name, res in results.items():
+        note = " (PERSON model trained on this set: in-sample)" if name in TRAIN_SETS else ""
+        t = Table(title=f"{name}{note}: {res.n_texts} texts, {res.texts_per_s:,.0f} texts/s")
+        for col in ("type", "gold", "pred", "P exact", "R exact", "F1 exact", "P overlap", "R overlap", "F1 overlap"):
+            t.add_column(col, justify="left" if col == "type" else "right")
+        for row in res.rows:
+            t.add_row(row[0], str(row[1]), str(row[2]), *(f"{x:.3f}" for x in row[3:]))
+        console.print(t)
+        if res.member_mentions:
+            n, found, attributed = res.member_mentions
+            console.print(
+                f"member mentions: {n}, found {found} (recall {found / n:.4f}), "
+                f"attributed to the right member {attributed} ({attributed / n:.4f})"
+            )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(redact_app, name="redact")

@@ -1,0 +1,186 @@
+"""`consentry snapshot build|list|show|diff|verify-erasure`: thin commands over `consentry.snapshots`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+snapshot_app = typer.Typer(help="Versioned, redacted training snapshots with lineage.", no_args_is_help=True)
+console = Console()
+
+
+def _root(root: Path | None) -> Path:
+    from consentry.settings import get_settings
+
+    return root or get_settings().snapshots
+
+
+@snapshot_app.command()
+def build(
+    purpose: str = typer.Option(..., "--purpose", help="genai_training, ml_personalization, ..."),
+    pack: str = typer.Option(..., "--pack", help="policy pack name or YAML path"),
+    as_of: str = typer.Option(..., "--as-of", help="decision time T (ISO 8601, UTC)"),
+    network: Path = typer.Option(None, "--network", help="export directory (default: $CONSENTRY_HOME/network)"),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb or spark"),
+    shards: int = typer.Option(None, "--shards", help="number of shards (default: the pack's)"),
+    workers: int = typer.Option(None, "--workers", help="redaction processes (default: all cores)"),
+    root: Path = typer.Option(None, "--root", help="snapshots directory (default: $CONSENTRY_HOME/snapshots)"),
+    no_ledger: bool = typer.Option(False, "--no-ledger", help="decide from the export alone"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+) -> None:
+    """Build a snapshot: decide, redact, write sharded Parquet, publish atomically."""
+    from consentry.settings import get_settings
+    from consentry.snapshots.build import build_snapshot
+
+    if engine not in ("duckdb", "spark"):
+        raise typer.BadParameter("use duckdb or spark", param_hint="--engine")
+    settings = get_settings()
+    network = network or settings.network
+    if not network.exists():
+        raise typer.BadParameter(f"{network}: no such export directory", param_hint="--network")
+    ledger = None
+    if not no_ledger:
+        from consentry.ledger.store import Ledger
+
+        if settings.ledger_url or (settings.home / "ledger.sqlite").exists():
+            ledger = Ledger(settings.ledger)
+    with Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, disable=quiet, transient=True) as prog:
+        tasks: dict[str, int] = {}
+
+        def progress(phase: str, done: int, total: int | None) -> None:
+            if phase not in tasks:
+                tasks[phase] = prog.add_task(phase, total=total)
+            prog.update(tasks[phase], completed=done, total=total)
+
+        m = build_snapshot(network, pack, purpose, as_of, _root(root), engine=engine, shards=shards,
+                           workers=workers, ledger=ledger, progress=progress)
+    _summary(m)
+
+
+def _summary(m) -> None:  # noqa: ANN001 - a Manifest
+    c = m.counts
+    t = Table(title=f"snapshot {m.purpose}/{m.version} ({m.pack_ref}, as of {m.as_of:%Y-%m-%d %H:%M}, {m.engine})")
+    t.add_column("")
+    t.add_column("items", justify="right")
+    for k in ("input_items", "allowed_by_policy", "included", "excluded", "dropped_by_redaction",
+              "quarantined_items", "forgotten"):
+        if k in c and c[k] is not None:
+            t.add_row(k, f"{c[k]:,}")
+    for reason, n in sorted(c.get("by_reason", {}).items(), key=lambda kv: -kv[1]):
+        t.add_row(f"  excluded: {reason}", f"{n:,}")
+    for group, v in sorted(c.get("by_region_group", {}).items()):
+        t.add_row(f"  region {group}", f"{v.get('allowed', 0):,} allowed / {v.get('excluded', 0):,} excluded")
+    console.print(t)
+    total = m.timings.get("total_s") or 0
+    rate = f", {c.get('input_items', 0) / total:,.0f} items/s" if total else ""
+    console.print(f"shards {m.shards}, content hash {m.content_hash}{rate}, timings {m.timings}")
+
+
+@snapshot_app.command("list")
+def list_(
+    purpose: str = typer.Option(None, "--purpose"),
+    root: Path = typer.Option(None, "--root"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Published snapshots, oldest first."""
+    from consentry.snapshots.catalog import list_snapshots
+
+    t = Table()
+    snaps = list_snapshots(_root(root), purpose)
+    if as_json:
+        typer.echo(json.dumps([{"snapshot": s.ref, "path": str(s.path), **s.manifest.model_dump(mode="json",
+                   include={"pack", "pack_version", "as_of", "engine", "content_hash", "counts"})}
+                   for s in snaps], indent=2))
+        return
+    t.add_column("snapshot", no_wrap=True)
+    t.add_column("pack", no_wrap=True)
+    for col in ("as_of", "engine", "included", "excluded", "forgotten", "content hash"):
+        t.add_column(col)
+    for s in snaps:
+        m = s.manifest
+        t.add_row(s.ref, m.pack_ref, f"{m.as_of:%Y-%m-%d}", m.engine, f"{m.counts.get('included', 0):,}",
+                  f"{m.counts.get('excluded', 0):,}", f"{m.counts.get('forgotten', 0):,}", m.content_hash[:16])
+    console.print(t)
+
+
+@snapshot_app.command()
+def show(
+    ref: str = typer.Argument(..., help="purpose/version, purpose (newest) or a snapshot path"),
+    root: Path = typer.Option(None, "--root"),
+    as_json: bool = typer.Option(False, "--json", help="print the manifest as JSON"),
+) -> None:
+    """A snapshot's manifest: inputs, pack, counts, content hash, forget history."""
+    from consentry.snapshots.catalog import resolve
+
+    s = _resolve(resolve, root, ref)
+    if as_json:
+        typer.echo(s.manifest.dumps().decode())
+        return
+    _summary(s.manifest)
+    for e in s.manifest.forget_history:
+        console.print(f"forget {e.run_id} at {e.at:%Y-%m-%d %H:%M}: -{e.items_removed} items of "
+                      f"{e.members} member(s) {e.reasons}, shards {e.shards_rewritten}, "
+                      f"{e.content_hash_before[:12]} -> {e.content_hash_after[:12]}")
+
+
+def _resolve(fn, root: Path | None, ref: str):  # noqa: ANN001, ANN202
+    try:
+        return fn(_root(root), ref)
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+@snapshot_app.command()
+def diff(
+    a: str = typer.Argument(..., help="older snapshot (purpose/version)"),
+    b: str = typer.Argument(..., help="newer snapshot (purpose/version)"),
+    root: Path = typer.Option(None, "--root"),
+    show: int = typer.Option(20, "--show", help="removed items to list"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Items added and removed between two snapshots, with the reasons for removal."""
+    from consentry.snapshots import catalog
+
+    d = catalog.diff(_resolve(catalog.resolve, root, a), _resolve(catalog.resolve, root, b))
+    if as_json:
+        typer.echo(json.dumps({"a": d.a, "b": d.b, "summary": d.summary,
+                               "removed": d.removed.slice(0, show).to_pylist(),
+                               "added": d.added.slice(0, show).to_pylist()}, indent=2))
+        return
+    console.print(f"{d.a} -> {d.b}: +{d.summary['added']:,} added, -{d.summary['removed']:,} removed, "
+                  f"{d.summary['changed']:,} changed")
+    t = Table(title="removed (first %d)" % show)
+    for col in ("item_id", "member_id", "reasons"):
+        t.add_column(col)
+    for r in d.removed.slice(0, show).to_pylist():
+        t.add_row(r["item_id"], r["member_id"], ", ".join(r["reasons"]))
+    console.print(t)
+    for k, v in d.summary.items():
+        if k.startswith("removed:"):
+            console.print(f"  {k[8:]}: {v:,}")
+
+
+@snapshot_app.command("verify-erasure")
+def verify_erasure(
+    root: Path = typer.Option(None, "--root"),
+    network: Path = typer.Option(None, "--network", help="export with the original texts (default: $CONSENTRY_HOME/network)"),
+) -> None:
+    """Prove that no erased item's id, hash or original text remains in any live file."""
+    from consentry.forgetting.verify import verify_erasure as run
+    from consentry.settings import get_settings
+
+    network = network or get_settings().network
+    report = run(_root(root), network if network.exists() else None)
+    console.print(report.text())
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(snapshot_app, name="snapshot")

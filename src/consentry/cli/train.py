@@ -1,0 +1,161 @@
+"""`consentry train|assist|match|models`: thin commands over `consentry.training`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from consentry.settings import Settings
+
+train_app = typer.Typer(help="Train the SISA-sharded models on a snapshot.", no_args_is_help=True)
+models_app = typer.Typer(help="The model registry: versions, lineage, metrics.", no_args_is_help=True)
+console = Console()
+
+DEFAULT_PURPOSE = {"assistant": "genai_training", "matcher": "ml_personalization"}
+
+
+def _snapshot(kind: str, purpose: str | None, version: str | None) -> Path:
+    from consentry.training.data import latest_snapshot
+
+    s = Settings()
+    purpose = purpose or DEFAULT_PURPOSE[kind]
+    path = (s.snapshots / purpose / version) if version else latest_snapshot(s.snapshots, purpose)
+    if path is None or not (path / "data").is_dir():
+        console.print(f"[red]no snapshot {purpose}/{version or '<latest>'} under {s.snapshots}[/]; run `consentry snapshot build` first")
+        raise typer.Exit(2)
+    return path
+
+
+def _train(kind: str, purpose: str | None, version: str | None, slices: int, seed: int, config: str | None) -> None:
+    from consentry.training.pipeline import train_version
+
+    snap = _snapshot(kind, purpose, version)
+    cfg = json.loads(config) if config else None
+    kw = {"cache_dir": Settings().models / "embeddings"} if kind == "matcher" else None
+    v = train_version(kind, snap, Settings().models, config=cfg, seed=seed, n_slices=slices, trainer_kw=kw)
+    console.print(f"[green]{v['version']}[/] trained on {v['snapshot']['purpose']}/{v['snapshot']['version']}: "
+                  f"{len(v['shards'])} shards x {slices} slices in {v['timings']['total_seconds']} s")
+    console.print(json.dumps(v["metrics"], indent=1))
+
+
+@train_app.command("assistant")
+def train_assistant(
+    purpose: Optional[str] = typer.Option(None, "--purpose", help="snapshot purpose (default genai_training)"),
+    version: Optional[str] = typer.Option(None, "--version", help="snapshot version (default: latest)"),
+    slices: int = typer.Option(4, "--slices", min=1),
+    seed: int = typer.Option(1234, "--seed"),
+    config: Optional[str] = typer.Option(None, "--config", help='JSON overrides, e.g. {"d_model": 128}'),
+) -> None:
+    """Train the writing assistant: one byte-level LM per snapshot shard."""
+    _train("assistant", purpose, version, slices, seed, config)
+
+
+@train_app.command("matcher")
+def train_matcher(
+    purpose: Optional[str] = typer.Option(None, "--purpose", help="snapshot purpose (default ml_personalization)"),
+    version: Optional[str] = typer.Option(None, "--version", help="snapshot version (default: latest)"),
+    slices: int = typer.Option(4, "--slices", min=1),
+    seed: int = typer.Option(1234, "--seed"),
+    config: Optional[str] = typer.Option(None, "--config", help='JSON overrides, e.g. {"encoder": "hashed-bow"}'),
+) -> None:
+    """Train the job matcher: one ranking head per snapshot shard over MiniLM embeddings."""
+    _train("matcher", purpose, version, slices, seed, config)
+
+
+def assist(
+    prompt: str = typer.Argument(..., help="the start of a post"),
+    model: Optional[str] = typer.Option(None, "--model", help="registry version (default: live assistant)"),
+    seed: int = typer.Option(0, "--seed"),
+    length: int = typer.Option(200, "--length", help="max new bytes"),
+) -> None:
+    """Draft a post with the live writing assistant."""
+    from consentry.training.pipeline import load_assistant
+
+    try:
+        ens = load_assistant(Settings().models, model)
+    except (LookupError, FileNotFoundError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    print(ens.generate(prompt, max_new=length, seed=seed))
+
+
+def match(
+    member: str = typer.Option(..., "--member", help="member id"),
+    k: int = typer.Option(10, "-k", help="how many job posts"),
+    model: Optional[str] = typer.Option(None, "--model", help="registry version (default: live matcher)"),
+) -> None:
+    """The best job posts for a member, with ensemble scores."""
+    from consentry.training.pipeline import checkpoint_paths, make_trainer
+    from consentry.training.registry import Registry
+
+    s = Settings()
+    reg = Registry(s.models)
+    v = reg.get(model) if model else reg.latest_live("matcher")
+    if v is None:
+        console.print("[red]no live matcher[/]; run `consentry train matcher`")
+        raise typer.Exit(2)
+    from consentry.training.matcher import recommend
+
+    tr = make_trainer("matcher", v["config"], cache_dir=s.models / "embeddings")
+    try:
+        top = recommend(tr, checkpoint_paths(v, s.models), Path(v["snapshot"]["path"]), member, k)
+    except KeyError as exc:
+        console.print(f"[red]{exc.args[0]}[/]")
+        raise typer.Exit(1) from exc
+    titles = dict(zip(tr.data.job_ids, _titles(Path(v["snapshot"]["path"]), tr.data.job_ids)))
+    t = Table("job_id", "title", "score", title=f"{v['version']} for {member}")
+    for j, sc in top:
+        t.add_row(j, titles.get(j, ""), f"{sc:.3f}")
+    console.print(t)
+
+
+def _titles(snap: Path, ids: list[str]) -> list[str]:
+    from consentry.training.data import read_optional
+
+    jobs = read_optional(snap, "jobs")
+    m = dict(zip(jobs["job_id"].to_pylist(), jobs["title"].to_pylist())) if jobs is not None else {}
+    return [m.get(i, "") for i in ids]
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Every model version with its snapshot, status and headline metric."""
+    from consentry.training.registry import Registry
+
+    t = Table()
+    t.add_column("version", no_wrap=True)
+    for col in ("status", "snapshot", "shards", "parent", "metric", "created_at"):
+        t.add_column(col, overflow="fold")
+    for v in Registry(Settings().models).versions():
+        m = v.get("metrics") or {}
+        metric = f"ppl {m['perplexity']}" if m.get("perplexity") else (f"R@10 {m.get('recall@10')}" if "recall@10" in m else "")
+        t.add_row(v["version"], v["status"], f"{v['snapshot']['purpose']}/{v['snapshot']['version']}", str(len(v["shards"])),
+                  v.get("parent") or "", metric, v["created_at"][:19])
+    console.print(t)
+
+
+@models_app.command("show")
+def models_show(version: str = typer.Argument(...), lineage: bool = typer.Option(False, "--lineage", help="include item ids")) -> None:
+    """One version as JSON (per-shard item lineage only with --lineage)."""
+    from consentry.training.registry import Registry, RegistryError
+
+    try:
+        v = Registry(Settings().models).get(version)
+    except RegistryError as exc:
+        console.print(f"[red]{exc.args[0]}[/]")
+        raise typer.Exit(1) from exc
+    if not lineage:
+        v = {**v, "shards": [{k: x for k, x in s.items() if k not in ("items", "item_members", "content_hashes")} | {"items": len(s["items"])} for s in v["shards"]]}
+    print(json.dumps(v, indent=1))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(train_app, name="train")
+    app.add_typer(models_app, name="models")
+    app.command("assist")(assist)
+    app.command("match")(match)

@@ -1,0 +1,267 @@
+"""The main job behind `make demo`: the whole system on the embedded default, end to end.
+
+It runs every stage a platform would, in order, on a deterministic synthetic network,
+so that a new user sees in one command what consentry decides, removes, trains and
+forgets, and why: decisions under both shipped packs at several dates, a redacted
+snapshot per pack, erasures and opt-outs honoured in the live snapshots, sharded
+models trained and made to forget, and the privacy center's sign-in link.
+
+State lives in the settings' home (default `./.consentry`). The demo owns that home
+only when it created it: it refuses to reset a home that holds anything else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+from rich.console import Console
+from rich.table import Table
+
+from consentry.settings import Settings
+
+PACKS = ("linkedin-2024", "strict")
+DATES = ("2024-06-01", "2025-01-01", "2025-12-01")
+MARKER = ".consentry-demo"
+#: what the demo writes under its home; a reset removes exactly these
+OWNED = ("ledger.sqlite", "snapshots", "models", "receipts", "staged", "center", MARKER)
+
+
+class DemoError(RuntimeError):
+    """The demo cannot run here (for example: its home holds someone else's state)."""
+
+
+@dataclass
+class DemoOptions:
+    members: int = 10_000
+    seed: int = 7
+    as_of: str = "2025-12-01"
+    erasures: int = 3
+    opt_outs: int = 3
+    forget_members: int = 5
+    train: bool = True
+    dates: Sequence[str] = field(default_factory=lambda: (*DATES, dt.date.today().isoformat()))
+
+
+def prepare_home(settings: Settings, opts: DemoOptions) -> bool:
+    """Reset the demo's own state; keep the network when it was generated with the same options.
+
+    Returns True when the network must be (re)generated.
+    """
+    home = Path(settings.home)
+    home.mkdir(parents=True, exist_ok=True)
+    marker = home / MARKER
+    foreign = [p.name for p in home.iterdir() if p.name not in (*OWNED, "network")]
+    if not marker.exists() and (foreign or any(home.iterdir())):
+        raise DemoError(f"{home} holds state the demo did not create ({', '.join(sorted(p.name for p in home.iterdir()))}); "
+                        "point CONSENTRY_HOME at an empty directory for the demo")
+    if foreign:
+        raise DemoError(f"{home} holds files the demo did not create: {', '.join(sorted(foreign))}")
+    wanted = {"members": opts.members, "seed": opts.seed}
+    previous = json.loads(marker.read_text()) if marker.exists() else {}
+    for name in OWNED:
+        p = home / name
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
+    regenerate = previous.get("network") != wanted or not (Path(settings.network) / "members.parquet").exists()
+    if regenerate and Path(settings.network).exists():
+        shutil.rmtree(settings.network)
+    marker.write_text(json.dumps({"network": wanted}))
+    return regenerate
+
+
+def eligibility_table(network: Path, settings: Settings, pack: str, dates: Sequence[str], purpose: str = "genai_training") -> Table:
+    """Eligible share of items by region group, per date, and the reasons items were excluded."""
+    import duckdb
+
+    from consentry.network import reader, views
+    from consentry.policy.decide import decide
+    from consentry.policy.packs import load_pack
+
+    p = load_pack(pack)
+    staged = reader.stage_cached(network, Path(settings.home) / "staged", progress=False)
+    con = duckdb.connect()
+    views.register(con, staged.dest)
+    shares: dict[str, dict[str, str]] = {}
+    reasons: dict[str, str] = {}
+    totals: dict[str, str] = {}
+    for d in dates:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE dec AS {decide(con, p, purpose, d).sql_query()}")
+        for g, n, ok in con.sql("SELECT coalesce(region_group, '(unknown)'), count(*), count_if(allowed) "
+                                "FROM dec GROUP BY 1 ORDER BY 1").fetchall():
+            shares.setdefault(g, {})[d] = f"{ok / n:.0%}"
+        n, ok = con.execute("SELECT count(*), count_if(allowed) FROM dec").fetchall()[0]
+        totals[d] = f"{ok / n:.0%}" if n else "-"
+        top = con.sql("SELECT r, count(*) FROM (SELECT unnest(reasons) AS r FROM dec) GROUP BY r ORDER BY 2 DESC, 1 LIMIT 4").fetchall()
+        reasons[d] = ", ".join(f"{r} {c:,}" for r, c in top)
+    con.close()
+    t = Table(title=f"{purpose}: share of items eligible under {p.name}", title_justify="left")
+    t.add_column("region group")
+    for d in dates:
+        t.add_column(d, justify="right")
+    for g in sorted(shares):
+        t.add_row(g, *(shares[g].get(d, "-") for d in dates))
+    t.add_row("[b]all[/b]", *(totals[d] for d in dates), end_section=True)
+    t.add_row("[dim]top reasons[/dim]", *(f"[dim]{reasons[d]}[/dim]" for d in dates))
+    return t
+
+
+def _canary_members(network: Path, snapshot_dir: Path, n: int) -> list[str]:
+    """Members whose planted canary reached the snapshot: forgetting them is measurable."""
+    f = network / "truth" / "canaries.parquet"
+    lineage = pq.read_table(snapshot_dir / "lineage.parquet", columns=["item_id", "member_id"])
+    held = set(lineage.column("item_id").to_pylist())
+    picked: list[str] = []
+    if f.exists():
+        for r in sorted(pq.read_table(f).to_pylist(), key=lambda r: r["member_id"]):
+            if r["item_id"] in held and r["member_id"] not in picked:
+                picked.append(r["member_id"])
+    if len(picked) < n:  # top up with other members of the snapshot
+        picked += [m for m in sorted(set(lineage.column("member_id").to_pylist())) if m not in picked]
+    return picked[:n]
+
+
+def _model_lines(summaries: list[dict]) -> Table:
+    t = Table(title="Forgetting in the models (SISA: only the affected shards retrain)", title_justify="left")
+    for c in ("model", "members", "shards retrained", "retrain s", "full train s", "speed-up", "quality before -> after"):
+        t.add_column(c, justify="left" if c in ("model", "quality before -> after") else "right")
+    for s in summaries:
+        mb, ma = s.get("metrics_before") or {}, s.get("metrics_after") or {}
+        key = "perplexity" if "perplexity" in mb else "recall@10"
+        t.add_row(f"{s['model']} {s['old_version']} -> {s['new_version']}", str(s["members"]),
+                  f"{s['shards_retrained']}/{s['shards_total']}", f"{s['retrain_seconds']}", f"{s['full_train_seconds']}",
+                  f"{s['speedup']}x" if s["speedup"] else "-", f"{key} {mb.get(key)} -> {ma.get(key)}")
+    return t
+
+
+def _verification_lines(v: dict | None) -> list[str]:
+    if not v:
+        return ["verification: none recorded"]
+    if "error" in v:
+        return [f"verification failed to run: {v['error']}"]
+    out = []
+    c = v.get("canaries", {})
+    if "skipped" in c:
+        out.append(f"canaries: skipped ({c['skipped']})")
+    else:
+        b, a = c["before"], c["after"]
+        out.append(f"canary exposure (bits; never-trained canaries in brackets): before {b['mean_exposure']} "
+                   f"[{b['reference_mean_exposure']}], after {a['mean_exposure']} [{a['reference_mean_exposure']}]")
+    m = v.get("membership_inference", {})
+    if "skipped" in m:
+        out.append(f"membership inference: skipped ({m['skipped']})")
+    else:
+        out.append(f"membership-inference AUC on forgotten texts: before {m['auc_before']:.3f}, after {m['auc_after']:.3f} "
+                   f"(0.5 = indistinguishable from never-seen text)")
+    lk = v.get("leakage", {})
+    if lk:
+        out.append(f"leakage scan over {lk['drafts']} drafts for {lk['forbidden_strings']} forbidden names/emails/phones: "
+                   f"before {lk['before']['forbidden_hits']} hits, after {lk['after']['forbidden_hits']} hits")
+    return out
+
+
+def run(settings: Settings | None = None, opts: DemoOptions | None = None, console: Console | None = None) -> dict[str, Any]:
+    """Run the main job; prints as it goes and returns the figures it printed."""
+    from consentry.ledger.store import Ledger
+    from consentry.network import synth
+    from consentry.snapshots.demo import run_demo
+
+    settings = settings or Settings()
+    opts = opts or DemoOptions()
+    console = console or Console()
+    network = Path(settings.network)
+    out: dict[str, Any] = {}
+
+    console.rule("1. A synthetic professional network and its consent ledger")
+    if prepare_home(settings, opts):
+        s = synth.generate(network, members=opts.members, seed=opts.seed, progress=True)
+        console.print(f"generated {s.counts.get('members', 0):,} people and {s.counts.get('items', 0):,} items "
+                      f"into {network} in {s.seconds:.1f} s")
+    else:
+        console.print(f"reusing the network in {network} (same members and seed)")
+    ledger = Ledger(settings.ledger).create()
+    imported = ledger.import_export(network, progress=True)
+    console.print("ledger " + ", ".join(f"{k}: {imported[k]['inserted']:,}" for k in ("members", "consent_events", "requests", "notices"))
+                  + f" rows at {settings.ledger}")
+
+    console.rule("2. Who may train generative AI, by region, pack and date")
+    for pack in PACKS:
+        console.print(eligibility_table(network, settings, pack, opts.dates))
+
+    console.rule(f"3. Redacted training snapshots as of {opts.as_of}, erasures and opt-outs")
+    report = run_demo(network, settings, ledger, packs=PACKS, as_of=opts.as_of, erasures=opts.erasures, opt_outs=opts.opt_outs)
+    console.print(report.text())
+    out["snapshots"] = {ref: {"included": inc, "content_hash": h} for ref, (inc, h) in report.after.items()}
+    out["verify_erasure_ok"] = bool(getattr(report.verify, "ok", False))
+
+    if opts.train:
+        genai = next(m for m in report.built if m.pack_ref.startswith("linkedin-2024"))
+        _train_and_forget(settings, opts, console, ledger, network, genai, out)
+
+    console.rule("5. The privacy center")
+    member = sorted(report.erased_members + report.opted_out_members)[-1] if report.opted_out_members else None
+    out["member_link"] = _member_link(settings, member)
+    console.print("start it with `consentry serve` (or `make demo SERVE=1`), then open:")
+    console.print(f"  member sign-in (one-time link for {member}): {out['member_link']}")
+    from consentry.center.config import CenterSettings
+
+    console.print(f"  admin: {CenterSettings().public_url.rstrip('/')}/admin")
+    ledger.close()
+    return out
+
+
+def _train_and_forget(settings: Settings, opts: DemoOptions, console: Console, ledger: Any, network: Path,
+                      genai_manifest: Any, out: dict[str, Any]) -> None:
+    """Train both models, erase members with planted canaries, show the retraining cost and evidence."""
+    from consentry.forgetting.models import summarize
+    from consentry.forgetting.run import forget
+    from consentry.snapshots import catalog
+    from consentry.snapshots.build import build_snapshot
+    from consentry.training.report import train_all
+
+    console.rule("4. Training in shards, then forgetting members")
+    root = Path(settings.snapshots)
+    genai = catalog.load(root, genai_manifest.purpose, genai_manifest.version)
+    ml = build_snapshot(network, "linkedin-2024", "ml_personalization", opts.as_of, root, ledger=ledger)
+    ml_dir = catalog.load(root, ml.purpose, ml.version).path
+    trained = train_all(genai.path, settings, matcher_snapshot_dir=ml_dir)
+    for kind, v in trained.items():
+        if "skipped" in v:
+            console.print(f"{kind}: skipped ({v['skipped']})")
+        else:
+            console.print(f"{kind} {v['version']} on {v['snapshot']}: {v['shards']} shards, "
+                          f"{v['timings'].get('total_seconds')} s, metrics {json.dumps(v['metrics'])}")
+    out["trained"] = trained
+    members = _canary_members(network, genai.path, opts.forget_members)
+    now = dt.datetime.now(dt.UTC)
+    for m in members:
+        ledger.append_request(m, "erase_account", now, client_request_id=f"demo-forget-{m}-{now:%Y%m%d%H%M%S}")
+    console.print(f"{len(members)} members ask for erasure (members with planted canaries): {', '.join(members)}")
+    rep = forget(pending=True, settings=settings, ledger=ledger)
+    console.print(rep.text())
+    summaries = summarize(rep.models, settings)
+    console.print(_model_lines(summaries))
+    for s in summaries:
+        if s["model"] == "assistant" or s.get("verification"):
+            for line in _verification_lines(s.get("verification")):
+                console.print("  " + line)
+    out["forget_models"] = summaries
+
+
+def _member_link(settings: Settings, member: str | None) -> str | None:
+    from consentry.center.auth import make_link_token
+    from consentry.center.config import CenterSettings
+
+    if member is None:
+        return None
+    cs = CenterSettings()
+    token, _ = make_link_token(cs.signing_key(settings), member)
+    return f"{cs.public_url.rstrip('/')}/signin?token={token}"

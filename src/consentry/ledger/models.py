@@ -1,0 +1,135 @@
+"""The ledger's tables, SQLAlchemy 2 style.
+
+One table per kind of fact, each row carrying the client request id that made it so
+retries collapse onto the original row (UNIQUE), and a global `seq` shared with the
+audit chain so any write can be located in time and a snapshot can name a watermark.
+Events, notices, requests and objections are append-only; the member directory is an
+upsert (the export is the source of truth for profiles, history is not needed) and a
+request's processing state is derived from its processing log.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from consentry.ledger.types import UTCDateTime
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Member(Base):
+    """The member directory (members and non-member data subjects)."""
+
+    __tablename__ = "members"
+
+    member_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(Text)
+    handle: Mapped[str | None] = mapped_column(String(256))
+    residence_country: Mapped[str | None] = mapped_column(String(8))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    is_member: Mapped[bool | None]
+    joined_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    seq: Mapped[int] = mapped_column(BigInteger)  # audit seq of the last change
+
+
+class ConsentEvent(Base):
+    """One consent choice as the member made it; corrections are new events."""
+
+    __tablename__ = "consent_events"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    event_id: Mapped[str] = mapped_column(String(128), unique=True)
+    member_id: Mapped[str] = mapped_column(String(128), index=True)
+    purpose: Mapped[str] = mapped_column(String(64))
+    choice: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(32))
+    notice_version: Mapped[str | None] = mapped_column(String(128))
+    at: Mapped[datetime]
+    client_request_id: Mapped[str] = mapped_column(String(256), unique=True)
+    legal_basis: Mapped[str | None] = mapped_column(String(64))
+    jurisdiction: Mapped[str | None] = mapped_column(String(16))
+    receipt: Mapped[dict[str, Any]]
+    recorded_at: Mapped[datetime]
+
+
+class Request(Base):
+    """A data subject request (erasure, export); status mirrors its processing log."""
+
+    __tablename__ = "requests"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    request_id: Mapped[str] = mapped_column(String(128), unique=True)
+    member_id: Mapped[str] = mapped_column(String(128), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    item_ids: Mapped[list[str] | None]
+    at: Mapped[datetime]
+    client_request_id: Mapped[str] = mapped_column(String(256), unique=True)
+    deadline: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | processed | failed
+    processed_at: Mapped[datetime | None]
+    result: Mapped[dict[str, Any] | None]
+    recorded_at: Mapped[datetime]
+
+
+class RequestLog(Base):
+    """Each processing outcome for a request, in order; the request row follows the last."""
+
+    __tablename__ = "request_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.request_id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    result: Mapped[dict[str, Any] | None]
+    at: Mapped[datetime]
+    client_request_id: Mapped[str] = mapped_column(String(256), unique=True)
+
+
+class Notice(Base):
+    """A privacy notice version delivered to a member."""
+
+    __tablename__ = "notices"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    member_id: Mapped[str] = mapped_column(String(128), index=True)
+    notice_version: Mapped[str] = mapped_column(String(128))
+    delivered_at: Mapped[datetime]
+    client_request_id: Mapped[str] = mapped_column(String(256), unique=True)
+    recorded_at: Mapped[datetime]
+
+
+class RedactionName(Base):
+    """A non-member's objection: their name is redacted from training data."""
+
+    __tablename__ = "redaction_names"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(Text)
+    contact: Mapped[str | None] = mapped_column(Text)
+    purposes: Mapped[list[str] | None]
+    at: Mapped[datetime]
+    client_request_id: Mapped[str] = mapped_column(String(256), unique=True)
+
+
+class AuditEntry(Base):
+    """One link of the hash chain: hash = sha256(prev_hash || canonical JSON of the entry)."""
+
+    __tablename__ = "audit_chain"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str] = mapped_column(String(256))
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    at: Mapped[datetime]
+
+
+Index("ix_consent_events_at", ConsentEvent.at)
+Index("ix_audit_chain_kind_ref", AuditEntry.kind, AuditEntry.ref)

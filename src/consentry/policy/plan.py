@@ -1,0 +1,365 @@
+"""A policy pack compiled to one relational query: the decision plan.
+
+Why SQL: the same plan must run embedded (DuckDB) and on a cluster (Spark SQL)
+with identical results, at millions of items per second. So every pack setting and
+every date is resolved here, in Python, into literals (cut-off dates, the country →
+group → rule table); the query itself only filters, aggregates per member once
+(consent, requests, notices, sign-in countries) and joins that to the items once.
+No correlated subqueries, no per-row Python.
+
+Fail closed: each reason is a boolean that is true when its input is missing or
+unknown (COALESCE to the protective side), and `allowed` is true only when no
+reason applies. Reasons are listed in `vocab.Reason` order.
+
+Input views: members, items, signins, consent_events, requests, notices (export
+schemas) and ip_geo(ip, country, is_datacenter) from `jurisdiction.resolve_ips`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from consentry.policy.packs import COUNTRIES, DEFAULT_GROUP, Pack, PackVersion, as_utc
+from consentry.vocab import CONTENT_KINDS, Choice, Purpose, Reason, RequestKind, Rule, Source, Visibility
+
+DECISION_COLUMNS: tuple[str, ...] = (
+    "item_id",
+    "member_id",
+    "purpose",
+    "as_of",
+    "allowed",
+    "reasons",
+    "jurisdiction",
+    "legal_basis",
+    "pack",
+    "region_group",
+)
+
+TABLES: tuple[str, ...] = ("members", "items", "signins", "consent_events", "requests", "notices", "ip_geo")
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The few places where DuckDB and Spark SQL spell things differently."""
+
+    name: str
+
+    @property
+    def string(self) -> str:
+        return "STRING" if self.name == "spark" else "VARCHAR"
+
+    def ident(self, name: str) -> str:
+        return f"`{name}`" if self.name == "spark" else f'"{name}"'
+
+    def ts(self, t: dt.datetime) -> str:
+        s = t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return f"TIMESTAMP '{s}+00:00'" if self.name == "spark" else f"TIMESTAMPTZ '{s}+00:00'"
+
+    def compact(self, elements: list[str]) -> str:
+        """An array of the non-null elements, in order."""
+        if self.name == "spark":
+            return f"filter(array({', '.join(elements)}), x -> x IS NOT NULL)"
+        return f"list_filter([{', '.join(elements)}], lambda x: x IS NOT NULL)"
+
+    def size(self, expr: str) -> str:
+        return f"size({expr})" if self.name == "spark" else f"len({expr})"
+
+    def range(self, n: int) -> str:
+        """A relation with one BIGINT column `id` = 0 .. n-1."""
+        return f"range({n})" if self.name == "spark" else f"(SELECT range AS id FROM range({n})) r"
+
+    def split(self, expr: str) -> str:
+        return f"split({expr}, ',')" if self.name == "spark" else f"string_split({expr}, ',')"
+
+    def explode(self, expr: str) -> str:
+        return f"explode({expr})" if self.name == "spark" else f"unnest({expr})"
+
+
+def lit(value: str | int | bool | None, d: Dialect) -> str:
+    if value is None:
+        return f"CAST(NULL AS {d.string})"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def in_list(values: list[str], d: Dialect) -> str:
+    return "(" + ", ".join(lit(v, d) for v in values) + ")" if values else "(NULL)"
+
+
+def _date(d: dt.date) -> str:
+    return f"DATE '{d.isoformat()}'"
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February → 28 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def geo_sql(version: PackVersion | None, purpose: Purpose, d: Dialect) -> str:
+    """Every known country with its group, rule strictness, rule and legal basis.
+
+    Written as one split string of all ISO codes joined to the few grouped countries:
+    a 250-row VALUES list costs more to plan than the whole query on small inputs.
+    """
+
+    def row(country: str | None, group: str | None) -> str:
+        gr = version.rule_for(purpose, group) if version and group else None
+        rule = gr.rule if gr else None
+        cells = [
+            lit(country, d),
+            lit(group, d),
+            str(rule.strictness if rule else 0),
+            lit(rule.value if rule else None, d),
+            lit(gr.legal_basis.value if gr else "none", d),
+        ]
+        return "(" + ", ".join(cells) + ")"
+
+    default = DEFAULT_GROUP if version else None
+    rows = [row(None, default)]  # the default group's row, joined to every other country
+    if version:
+        rows += [row(c, g) for g, cs in version.groups.items() for c in sorted(cs)]
+    codes = lit(",".join(sorted(COUNTRIES)), d)
+    return f"""grp AS (
+  SELECT * FROM (VALUES
+    {(","+chr(10)+"    ").join(rows)}
+  ) AS g(country, region_group, strictness, rule, legal_basis)
+),
+geo AS (
+  SELECT c.country,
+         COALESCE(gg.region_group, dg.region_group) AS region_group,
+         COALESCE(gg.strictness, dg.strictness) AS strictness,
+         COALESCE(gg.rule, dg.rule) AS rule,
+         COALESCE(gg.legal_basis, dg.legal_basis) AS legal_basis
+  FROM (SELECT {d.explode(d.split(codes))} AS country) c
+  CROSS JOIN (SELECT * FROM grp WHERE country IS NULL) dg
+  LEFT JOIN (SELECT * FROM grp WHERE country IS NOT NULL) gg ON gg.country = c.country
+)"""
+
+
+def _bit(reason: Reason) -> int:
+    return 1 << list(Reason).index(reason)
+
+
+def _mask(flags: dict[Reason, str]) -> str:
+    """An integer with bit `Reason index` set for each flag that holds (0: none)."""
+    terms = [f"CASE WHEN {expr} THEN {_bit(r)} ELSE 0 END" for r, expr in flags.items()]
+    return "\n      + ".join(terms) if terms else "0"
+
+
+def reasons_lookup_sql(active: list[Reason], d: Dialect) -> str:
+    """Every combination of the active reasons: (mask, reasons list in vocab order).
+
+    Building a list per item is the costliest step of the plan; items share few
+    distinct combinations, so each item carries an integer mask and picks its list
+    from this small table (2^k rows for the k reasons the pack can produce).
+    """
+    cols = []
+    for j, r in enumerate(active):
+        cols.append((f"CASE WHEN (id & {1 << j}) <> 0 THEN {_bit(r)} ELSE 0 END", f"CASE WHEN (id & {1 << j}) <> 0 THEN {lit(r.value, d)} END"))
+    mask = " + ".join(c[0] for c in cols) or "0"
+    reasons = d.compact([c[1] for c in cols]) if cols else d.compact([lit(None, d)])
+    return f"SELECT {mask} AS mask, {reasons} AS reasons FROM {d.range(1 << len(active))}"
+
+
+def decisions_sql(
+    pack: Pack, purpose: Purpose | str, as_of: dt.datetime | dt.date | str, dialect: str = "duckdb"
+) -> str:
+    """The decision query for one pack, purpose and time T (see module docstring)."""
+    if dialect not in ("duckdb", "spark"):
+        raise ValueError(f"dialect must be 'duckdb' or 'spark', not {dialect!r}")
+    d = Dialect(dialect)
+    purpose = Purpose(purpose)
+    t = as_utc(as_of)
+    version = pack.version_at(t)
+    policy = version.purposes.get(purpose) if version else None
+    at = d.ident("at")
+    T = d.ts(t)
+
+    rules: set[Rule] = set()
+    if version is not None and policy is not None:
+        lookback = d.ts(t - dt.timedelta(days=version.signin_lookback_days))
+        excluded = [k.value for k in version.excluded_kinds_for(purpose)]
+        visible = [v.value for v in version.visibilities_for(purpose)]
+        min_age = version.min_age
+        minor_cutoff = _years_before(t.date(), min_age) if min_age is not None else None
+        unknown_age = version.exclude_unknown_age
+        sensitive = version.exclude_sensitive_groups
+        notice_days = version.notice_period_days
+        honour_gpc, honour_objection = policy.honour_gpc, policy.honour_objection
+        rules = {gr.rule for gr in policy.rules.values()}
+    else:
+        lookback = T
+        excluded, visible = [], [v.value for v in Visibility]
+        minor_cutoff, unknown_age, sensitive, notice_days = None, False, False, None
+        honour_gpc, honour_objection = True, False
+
+    gpc_filter = "" if honour_gpc else f" AND COALESCE(source, '') <> {lit(Source.GPC.value, d)}"
+    erase_all = in_list([RequestKind.ERASE_ACCOUNT.value, RequestKind.ERASE_AI_DATA.value], d)
+    erase_items = lit(RequestKind.ERASE_ITEMS.value, d)
+
+    notice_cte = ""
+    notice_join = ""
+    notified = "TRUE"
+    if notice_days is not None:
+        cutoff = d.ts(t - dt.timedelta(days=notice_days))
+        notice_cte = f""",
+nt AS (
+  SELECT member_id, min(delivered_at) AS first_notice
+  FROM notices WHERE delivered_at <= {T} GROUP BY member_id
+)"""
+        notice_join = "\n  LEFT JOIN nt ON nt.member_id = m.member_id"
+        notified = f"COALESCE(nt.first_notice <= {cutoff}, FALSE)"
+
+    prohibited, opt_in, allowed = (lit(r.value, d) for r in (Rule.PROHIBITED, Rule.OPT_IN, Rule.ALLOWED))
+
+    # Reasons that depend on the member (computed once per member) ...
+    member_flags: dict[Reason, str] = {}
+    if Rule.PROHIBITED in rules:
+        member_flags[Reason.REGION_PROHIBITED] = f"COALESCE(rule = {prohibited}, FALSE)"
+    if policy is not None:
+        member_flags[Reason.OPTED_OUT] = f"(opted_out AND COALESCE(rule <> {allowed}, TRUE))"
+    if Rule.OPT_IN in rules:
+        member_flags[Reason.NO_OPT_IN] = f"COALESCE(rule = {opt_in} AND NOT opted_in, FALSE)"
+    if honour_objection:
+        member_flags[Reason.OBJECTED] = "objected"
+    if minor_cutoff is not None:
+        member_flags[Reason.MINOR] = f"COALESCE(birth_date > {_date(minor_cutoff)}, FALSE)"
+    if unknown_age:
+        member_flags[Reason.AGE_UNKNOWN] = "birth_date IS NULL"
+    member_flags[Reason.ERASED] = "erase_all"
+    member_flags[Reason.ACCOUNT_CLOSED] = f"COALESCE(closed_at <= {T}, FALSE)"
+    member_flags[Reason.NOT_YET_CREATED] = f"COALESCE(joined_at > {T}, FALSE)"
+    if notice_days is not None:
+        member_flags[Reason.NOT_NOTIFIED] = "NOT notified"
+    member_flags[Reason.UNKNOWN_JURISDICTION] = "residence_unknown"
+    member_flags[Reason.NON_MEMBER] = "COALESCE(is_member_i = 0, FALSE)"
+    member_flags[Reason.MALFORMED] = "malformed"
+    # ... what an item whose member row is missing gets instead (fail closed) ...
+    missing_member = [Reason.UNKNOWN_JURISDICTION, Reason.MALFORMED]
+    missing_member += [r for r in (Reason.AGE_UNKNOWN, Reason.NOT_NOTIFIED) if r in member_flags]
+    missing_mask = sum(_bit(r) for r in missing_member)
+    # ... and reasons of the item itself.
+    item_flags: dict[Reason, str] = {}
+    if excluded:
+        item_flags[Reason.KIND_EXCLUDED] = "i.kcode = 2"
+    item_flags[Reason.NOT_PUBLIC] = "i.vcode < 2"
+    if sensitive:
+        item_flags[Reason.SENSITIVE_GROUP] = "COALESCE(i.group_sensitive, TRUE)"
+    item_flags[Reason.ERASED] = "er.item_id IS NOT NULL"
+    item_flags[Reason.DELETED] = f"COALESCE(i.deleted_at <= {T}, FALSE)"
+    item_flags[Reason.NOT_YET_CREATED] = f"COALESCE(i.created_at > {T}, FALSE)"
+    if policy is None:
+        item_flags[Reason.NO_POLICY_IN_FORCE] = "TRUE"
+    item_flags[Reason.MALFORMED] = (
+        "(i.item_id IS NULL OR i.member_id IS NULL OR i.kcode = 0 OR i.vcode = 0 OR i.created_at IS NULL)"
+    )
+    active = [r for r in Reason if r in member_flags or r in item_flags]
+    # One CASE per item instead of IN lists (which DuckDB plans as joins): kind code
+    # 2 = excluded, 1 = known and used, 0 = unknown or missing; visibility code
+    # 2 = allowed, 1 = known but not allowed, 0 = unknown or missing.
+    kcode = "CASE kind " + " ".join(
+        f"WHEN {lit(k, d)} THEN {2 if k in excluded else 1}" for k in CONTENT_KINDS) + " ELSE 0 END"
+    vcode = "CASE visibility " + " ".join(
+        f"WHEN {lit(v.value, d)} THEN {2 if v.value in visible else 1}" for v in Visibility) + " ELSE 0 END"
+
+    choice = {c: lit(c.value, d) for c in Choice}
+    return f"""WITH
+{geo_sql(version, purpose, d)},
+mem AS (
+  SELECT member_id, count(*) AS n_rows,
+         max(upper(trim(residence_country))) AS residence,
+         max(birth_date) AS birth_date, max(joined_at) AS joined_at, max(closed_at) AS closed_at,
+         min(CASE WHEN is_member THEN 1 WHEN NOT is_member THEN 0 END) AS is_member_i
+  FROM members WHERE member_id IS NOT NULL GROUP BY member_id
+),
+sig AS (
+  SELECT DISTINCT s.member_id, g.country
+  FROM signins s JOIN ip_geo g ON trim(s.ip) = g.ip
+  WHERE s.{at} >= {lookback} AND s.{at} <= {T} AND g.country IS NOT NULL
+),
+sig_best AS (
+  SELECT member_id, country, region_group, strictness, rule, legal_basis FROM (
+    SELECT s.member_id, s.country, geo.region_group, geo.strictness, geo.rule, geo.legal_basis,
+           ROW_NUMBER() OVER (PARTITION BY s.member_id ORDER BY geo.strictness DESC, s.country) AS rn
+    FROM sig s JOIN geo ON s.country = geo.country
+  ) ranked WHERE rn = 1
+),
+ce AS (
+  SELECT member_id,
+         max(CASE WHEN choice = {choice[Choice.OPT_IN]} THEN {at} END) AS last_in,
+         max(CASE WHEN choice = {choice[Choice.OPT_OUT]} THEN {at} END) AS last_out,
+         max(CASE WHEN choice = {choice[Choice.OBJECT]} THEN {at} END) AS last_object,
+         max(CASE WHEN choice = {choice[Choice.WITHDRAW_OBJECTION]} THEN {at} END) AS last_withdraw
+  FROM consent_events
+  WHERE purpose = {lit(purpose.value, d)} AND {at} <= {T}{gpc_filter}
+  GROUP BY member_id
+),
+rq AS (
+  SELECT member_id,
+         max(CASE WHEN kind IN {erase_all} THEN 1
+                  WHEN kind = {erase_items} AND (item_ids IS NULL OR {d.size('item_ids')} = 0) THEN 1
+                  ELSE 0 END) AS erase_all
+  FROM requests WHERE {at} <= {T} GROUP BY member_id
+),
+er AS (
+  SELECT DISTINCT item_id FROM (
+    SELECT {d.explode('item_ids')} AS item_id FROM requests
+    WHERE kind = {erase_items} AND {at} <= {T}
+  ) x WHERE item_id IS NOT NULL
+){notice_cte},
+mf AS (
+  SELECT m.member_id, m.birth_date, m.joined_at, m.closed_at, m.is_member_i,
+         (m.n_rows > 1 OR m.is_member_i IS NULL) AS malformed,
+         rg.country IS NULL AS residence_unknown,
+         CASE WHEN sb.strictness > COALESCE(rg.strictness, -1) THEN sb.country ELSE rg.country END AS jurisdiction,
+         CASE WHEN sb.strictness > COALESCE(rg.strictness, -1) THEN sb.region_group ELSE rg.region_group END AS region_group,
+         CASE WHEN sb.strictness > COALESCE(rg.strictness, -1) THEN sb.rule ELSE rg.rule END AS rule,
+         CASE WHEN sb.strictness > COALESCE(rg.strictness, -1) THEN sb.legal_basis ELSE rg.legal_basis END AS legal_basis,
+         COALESCE(ce.last_out IS NOT NULL AND (ce.last_in IS NULL OR ce.last_out >= ce.last_in), FALSE) AS opted_out,
+         COALESCE(ce.last_in IS NOT NULL AND (ce.last_out IS NULL OR ce.last_in > ce.last_out), FALSE) AS opted_in,
+         COALESCE(ce.last_object IS NOT NULL
+                  AND (ce.last_withdraw IS NULL OR ce.last_object >= ce.last_withdraw), FALSE) AS objected,
+         COALESCE(rq.erase_all = 1, FALSE) AS erase_all,
+         {notified} AS notified
+  FROM mem m
+  LEFT JOIN geo rg ON rg.country = m.residence
+  LEFT JOIN sig_best sb ON sb.member_id = m.member_id
+  LEFT JOIN ce ON ce.member_id = m.member_id
+  LEFT JOIN rq ON rq.member_id = m.member_id{notice_join}
+),
+facts AS (
+  SELECT member_id, jurisdiction, region_group, COALESCE(legal_basis, 'none') AS legal_basis,
+      {_mask(member_flags)} AS m_mask
+  FROM mf
+),
+flagged AS (
+  SELECT i.item_id, i.member_id, f.jurisdiction, f.region_group, f.legal_basis,
+      COALESCE(f.m_mask, {missing_mask}) | ({_mask(item_flags)}) AS mask
+  FROM (
+    SELECT item_id, member_id, created_at, deleted_at, group_sensitive,
+           {kcode} AS kcode,
+           {vcode} AS vcode
+    FROM items
+  ) i
+  LEFT JOIN facts f ON f.member_id = i.member_id
+  LEFT JOIN er ON er.item_id = i.item_id
+),
+lk AS (
+  {reasons_lookup_sql(active, d)}
+)
+SELECT x.item_id, x.member_id,
+       {lit(purpose.value, d)} AS purpose,
+       {T} AS as_of,
+       x.mask = 0 AS allowed,
+       lk.reasons,
+       x.jurisdiction,
+       COALESCE(x.legal_basis, 'none') AS legal_basis,
+       {lit(pack.label(version), d)} AS pack,
+       x.region_group
+FROM flagged x JOIN lk ON lk.mask = x.mask"""

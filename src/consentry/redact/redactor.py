@@ -1,0 +1,120 @@
+"""`Redactor.redact_batch`: the one function both engines call on Arrow record batches.
+
+DuckDB's path maps it over batches in a process pool (`redact_parallel`); Spark calls
+it inside `mapInArrow`. It is deterministic (same batch, config and key ⇒ same
+output) and picklable (the directory automaton pickles with it), and it never
+reorders or drops rows: a row whose text is too dense with personal data keeps its
+place with `text` null and `dropped` true, so the caller can log why.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Iterable, Iterator
+
+import pyarrow as pa
+
+from consentry.redact.config import RedactConfig
+from consentry.redact.detect import spans_for
+from consentry.redact.directory import MemberDirectory
+from consentry.redact.operators import mask, pseudonym
+from consentry.redact.spans import Span, resolve
+
+
+class Redactor:
+    """Find and replace personal data per a `RedactConfig`."""
+
+    def __init__(
+        self,
+        config: RedactConfig | None = None,
+        directory: MemberDirectory | None = None,
+        key: bytes | None = None,
+    ) -> None:
+        self.config = config or RedactConfig()
+        if self.config.operator == "pseudonym" and not key:
+            raise ValueError("the pseudonym operator needs a secret key (bytes); none was given")
+        self.key = key or b""
+        self.directory = directory
+        self.extra = MemberDirectory.from_names(self.config.always_redact) if self.config.always_redact else None
+        self._types = frozenset(self.config.types)
+
+    def spans(self, text: str | None) -> list[Span]:
+        if not text:
+            return []
+        found = spans_for(text, self._types, self.directory, self.config.person_threshold)
+        if self.extra is not None:
+            found = resolve(found + self.extra.find(text))
+        return [s for s in found if s.score >= self.config.min_score]
+
+    def redact_text(self, text: str | None) -> tuple[str | None, int, bool]:
+        """(new text, number of spans, dropped)."""
+        if not text:
+            return text, 0, False
+        spans = self.spans(text)
+        if not spans:
+            return text, 0, False
+        md = self.config.max_density
+        if md is not None and sum(s.end - s.start for s in spans) / len(text) > md:
+            return None, len(spans), True
+        parts: list[str] = []
+        pos = 0
+        for s in spans:
+            surface = text[s.start:s.end]
+            parts.append(text[pos:s.start])
+            if self.config.operator == "pseudonym":
+                parts.append(pseudonym(s, surface, self.key))
+            else:
+                parts.append(mask(s, surface))
+            pos = s.end
+        parts.append(text[pos:])
+        return "".join(parts), len(spans), False
+
+    def redact_batch(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """Replace column `text`, add `pii_count` (int32) and `dropped` (bool); rows keep order."""
+        if "text" not in batch.schema.names:
+            raise KeyError(f"record batch has no 'text' column (columns: {batch.schema.names})")
+        i = batch.schema.get_field_index("text")
+        texts, counts, dropped = [], [], []
+        for t in batch.column(i).to_pylist():
+            nt, c, d = self.redact_text(t)
+            texts.append(nt)
+            counts.append(c)
+            dropped.append(d)
+        names = [n for n in batch.schema.names if n not in ("pii_count", "dropped")]
+        arrays = [
+            pa.array(texts, type=batch.schema.field(i).type) if n == "text" else batch.column(n)
+            for n in names
+        ]
+        arrays += [pa.array(counts, type=pa.int32()), pa.array(dropped, type=pa.bool_())]
+        return pa.RecordBatch.from_arrays(arrays, names=names + ["pii_count", "dropped"])
+
+    def redact_parallel(self, batches: Iterable[pa.RecordBatch], workers: int | None = None) -> Iterator[pa.RecordBatch]:
+        return redact_parallel(self, batches, workers)
+
+
+_WORKER: Redactor | None = None
+
+
+def _init(redactor: Redactor) -> None:
+    global _WORKER
+    _WORKER = redactor
+
+
+def _work(batch: pa.RecordBatch) -> pa.RecordBatch:
+    assert _WORKER is not None
+    return _WORKER.redact_batch(batch)
+
+
+def redact_parallel(
+    redactor: Redactor, batches: Iterable[pa.RecordBatch], workers: int | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Redact batches on `workers` processes (default: all cores), yielding in input order."""
+    workers = workers or os.cpu_count() or 1
+    if workers <= 1:
+        for b in batches:
+            yield redactor.redact_batch(b)
+        return
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    with mp.get_context(method).Pool(workers, initializer=_init, initargs=(redactor,)) as pool:
+        yield from pool.imap(_work, batches, chunksize=1)

@@ -1,0 +1,155 @@
+"""Train the PERSON recogniser's weights on public training sections; write package data.
+
+    python -m consentry.redact.train_person --data ../shared/data/pii
+
+Trains on WNUT-17 train and BTC sections A, B and E only (the benchmark evaluates
+on WNUT-17 dev, BTC G, the Presidio synthetic set and a synthetic network, never
+seen here). The decision threshold is chosen by 4-fold cross-validation on the
+training sections (best span-overlap F2, recall-weighted), not on the evaluation sets. Writes
+`data/person_model.json` (feature -> weight, pruned) and `data/common_words.txt`
+(lowercase words frequent in the training text and never part of a name).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+from consentry.redact.datasets import Example, read_conll
+from consentry.vocab import PiiType
+
+TRAIN_SETS = ("wnut17_train", "btc_a", "btc_b", "btc_e")
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def common_words_from(examples: list[Example], min_count: int = 3) -> list[str]:
+    from consentry.redact.person import tokenize
+
+    counts: Counter[str] = Counter()
+    in_name: set[str] = set()
+    for ex in examples:
+        for s, e, tok in tokenize(ex.text):
+            low = tok.lower()
+            if not tok[:1].isalpha():
+                continue
+            if any(gs <= s and e <= ge for gs, ge, t in ex.gold if t is PiiType.PERSON):
+                in_name.add(low)
+            else:
+                counts[low] += 1
+    return sorted(w for w, c in counts.items() if c >= min_count and w not in in_name and len(w) > 1)
+
+
+def featurize(examples: list[Example]) -> tuple[list[list[str]], list[int]]:
+    from consentry.redact.gazetteer import first_names, last_names
+    from consentry.redact.lexicon import word_set
+    from consentry.redact.person import is_candidate, text_case, token_features, tokenize
+
+    fn, ln, cw = first_names(), last_names(), word_set("common_words.txt")
+    X, y = [], []
+    for ex in examples:
+        toks = tokenize(ex.text)
+        case = text_case(toks)
+        persons = [(s, e) for s, e, t in ex.gold if t is PiiType.PERSON]
+        for i, (s, e, tok) in enumerate(toks):
+            if not is_candidate(tok, fn, ln, cw):
+                continue
+            X.append(token_features(toks, i, case, fn, ln, cw))
+            y.append(int(any(gs <= s and e <= ge for gs, ge in persons)))
+    return X, y
+
+
+def fit(X: list[list[str]], y: list[int], c: float):
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vec = DictVectorizer()
+    M = vec.fit_transform([{f: 1 for f in feats} for feats in X])
+    clf = LogisticRegression(C=c, max_iter=2000, class_weight={0: 1.0, 1: 2.0})
+    clf.fit(M, y)
+    return vec, clf
+
+
+def to_weights(vec, clf, X: list[list[str]]) -> dict[str, float]:
+    df = Counter(f for feats in X for f in set(feats))  # features seen once are noise
+    weights = {}
+    for f, w in zip(vec.get_feature_names_out(), clf.coef_[0]):
+        if df[f] >= 2 and abs(w) >= 1e-3:
+            weights[f] = round(float(w), 4)
+    weights["b"] = round(weights.get("b", 0.0) + float(clf.intercept_[0]), 4)
+    return weights
+
+
+def f_beta(p: float, r: float, beta: float = 2.0) -> float:
+    b2 = beta * beta
+    return (1 + b2) * p * r / (b2 * p + r) if p + r else 0.0
+
+
+def cv_threshold(examples: list[Example], c: float, grid=(0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55)) -> float:
+    """Threshold with the best overlap F2 on held-out folds of the training sections.
+
+    F2 weighs recall twice as much as precision: a missed name leaks a person into
+    training data, a false redaction only costs a word.
+    """
+    from consentry.redact import person
+    from consentry.redact.evaluate import PRF, score
+
+    totals = {t: PRF() for t in grid}
+    folds = 4
+    for k in range(folds):
+        train = [e for i, e in enumerate(examples) if i % folds != k]
+        held = [e for i, e in enumerate(examples) if i % folds == k]
+        X, y = featurize(train)
+        vec, clf = fit(X, y, c)
+        person._model.cache_clear()
+        person._CACHE.clear()
+        orig = person._model
+        w = to_weights(vec, clf, X)
+        person._model = lambda w=w: (w, 0.5)  # type: ignore[assignment]
+        try:
+            for t in grid:
+                r = score([e.gold for e in held], [person.detect_person(e.text, t) for e in held], {PiiType.PERSON})
+                o = r["overlap"].get(PiiType.PERSON, PRF())
+                totals[t].tp_pred += o.tp_pred
+                totals[t].n_pred += o.n_pred
+                totals[t].tp_gold += o.tp_gold
+                totals[t].n_gold += o.n_gold
+        finally:
+            person._model = orig
+            person._CACHE.clear()
+    for t in grid:
+        p, r = totals[t].precision, totals[t].recall
+        print(f"  cv threshold {t:.2f}: P {p:.3f} R {r:.3f} F1 {totals[t].f1:.3f} F2 {f_beta(p, r):.3f}")
+    return max(grid, key=lambda t: f_beta(totals[t].precision, totals[t].recall))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--c", type=float, default=0.3, help="inverse L2 strength")
+    ap.add_argument("--threshold", type=float, default=None, help="default: chosen by cross-validation")
+    args = ap.parse_args(argv)
+
+    examples = [ex for name in TRAIN_SETS for ex in read_conll(args.data / f"{name}.conll")]
+    words = common_words_from(examples)
+    (DATA / "common_words.txt").write_text(
+        "# lowercase words seen >= 3 times outside names in WNUT-17 train and BTC A, B, E (CC-BY 4.0)\n"
+        + "\n".join(words) + "\n", encoding="utf-8")
+    from consentry.redact import lexicon
+
+    lexicon.word_set.cache_clear()
+    threshold = args.threshold if args.threshold is not None else cv_threshold(examples, args.c)
+    X, y = featurize(examples)
+    vec, clf = fit(X, y, args.c)
+    weights = to_weights(vec, clf, X)
+    model = {"threshold": threshold, "trained_on": list(TRAIN_SETS), "n_examples": len(y),
+             "positives": int(sum(y)), "weights": weights}
+    (DATA / "person_model.json").write_text(json.dumps(model, sort_keys=True), encoding="utf-8")
+    how = "given" if args.threshold is not None else "cross-validated"
+    print(f"threshold {threshold} ({how}), {len(y)} candidate tokens ({sum(y)} in names), {len(weights)} weights, {len(words)} common words")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,165 @@
+"""Everything a build reads, gathered once: the staged export, ledger events, the redactor.
+
+The decision needs the export's tables plus what the ledger has recorded since the
+export (opt-outs, objections, erasure requests, notices): we merge the ledger's
+tables into the export's, deduplicated by id, so that a new build excludes anyone
+who asked, whichever system the request came through.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from consentry.network.schema import TABLES
+
+LEDGER_TABLES = {
+    "consent_events": ("events_table", ["event_id"]),
+    "requests": ("requests_table", ["request_id"]),
+    "notices": ("notices_table", ["member_id", "notice_version"]),
+}
+KEY_FILE = ".redaction-key"
+
+
+@dataclass
+class Inputs:
+    """Paths of the Parquet files the decision plan reads, one per table (view name)."""
+
+    staged: Path
+    tables: dict[str, Path]
+    watermarks: dict[str, Any] = field(default_factory=dict)
+    quarantined: int = 0
+    ledger_position: Any = None
+    quarantined_by_table: dict[str, int] = field(default_factory=dict)
+    input_rows: dict[str, int] = field(default_factory=dict)
+    fingerprint: str | None = None
+
+
+def stage(network_dir: Path, dest: Path, progress: bool = False) -> Inputs:
+    """Validate the export (streaming, bounded memory) into clean Parquet + quarantine."""
+    from consentry.network import reader
+
+    staged = reader.stage_export(Path(network_dir), dest, progress=progress)
+    tables = {name: Path(p) for name, p in staged.tables.items() if name in TABLES and Path(p).exists()}
+    quarantined = {k: int(v) for k, v in (staged.quarantined or {}).items()}
+    return Inputs(
+        Path(staged.dest), tables, _plain(staged.watermarks), sum(quarantined.values()),
+        quarantined_by_table=quarantined,
+        input_rows={k: int(v) for k, v in (staged.input_rows or {}).items()},
+        fingerprint=getattr(staged, "fingerprint", None),
+    )
+
+
+def _plain(obj: Any) -> Any:
+    """Watermarks as JSON-able data, whatever shape the reader returns."""
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    if hasattr(obj, "__dataclass_fields__"):
+        return {k: _plain(getattr(obj, k)) for k in obj.__dataclass_fields__}
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    return str(obj)
+
+
+def merge_ledger(inputs: Inputs, ledger: Any, work: Path) -> Inputs:
+    """Union the ledger's events, requests and notices into the export's (dedup by id)."""
+    if ledger is None:
+        return inputs
+    work.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    for name, (method, keys) in LEDGER_TABLES.items():
+        fn = getattr(ledger, method, None)
+        if fn is None:
+            continue
+        extra: pa.Table = fn()
+        schema = TABLES[name]
+        extra = extra.select(schema.names).cast(schema)
+        con.register("ledger_rows", extra)
+        sources = ["SELECT * FROM ledger_rows"]
+        if name in inputs.tables:
+            sources.insert(0, f"SELECT * FROM read_parquet('{inputs.tables[name]}')")
+        key = ", ".join(keys)
+        merged = con.sql(
+            f"SELECT * FROM ({' UNION ALL BY NAME '.join(sources)}) "
+            f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {key}) = 1 ORDER BY {key}"
+        ).to_arrow_table()
+        out = work / f"{name}.parquet"
+        pq.write_table(merged.select(schema.names).cast(schema), out)
+        inputs.tables[name] = out
+        con.unregister("ledger_rows")
+    con.close()
+    pos = getattr(ledger, "position", None)
+    inputs.ledger_position = _plain(pos() if callable(pos) else pos)
+    return inputs
+
+
+def redaction_key(root: Path) -> bytes:
+    """The pseudonymisation key: env CONSENTRY_REDACTION_KEY, else one kept beside the snapshots.
+
+    It must be stable so that two builds of the same inputs give the same content hash.
+    """
+    env = os.environ.get("CONSENTRY_REDACTION_KEY")
+    if env:
+        return env.encode()
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / KEY_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secrets.token_hex(32).encode())
+        fh.flush()
+        os.fsync(fh.fileno())
+    return path.read_bytes()
+
+
+def redact_config(pack_version: Any, extra_names: tuple[str, ...] = ()) -> Any:
+    """The pack's redaction settings as the redactor's config (defaults when no version)."""
+    from consentry.redact import RedactConfig
+
+    red = getattr(pack_version, "redaction", None)
+    if red is None:
+        return RedactConfig(always_redact=extra_names)
+    mode = str(getattr(red, "mode", "mask"))
+    return RedactConfig(
+        types=tuple(red.pii_types),
+        operator="pseudonym" if mode.startswith("pseudonym") else "mask",
+        max_density=red.max_pii_density,
+        always_redact=extra_names,
+    )
+
+
+def make_redactor(inputs: Inputs, pack_version: Any, key: bytes, ledger: Any = None) -> Any:
+    """The redactor both engines call: the pack's redaction settings and the member directory.
+
+    Names of non-members who objected (kept by the ledger) are always redacted.
+    """
+    from consentry.redact import MemberDirectory, Redactor
+
+    if "members" in inputs.tables:
+        members = pq.read_table(inputs.tables["members"])
+    else:
+        members = TABLES["members"].empty_table()
+    extra: tuple[str, ...] = ()
+    names = getattr(ledger, "redaction_names", None) if ledger is not None else None
+    if names is not None:
+        got = names()
+        if isinstance(got, pa.Table):
+            col = "name" if "name" in got.schema.names else got.schema.names[0]
+            got = got.column(col).to_pylist()
+        got = [getattr(n, "name", n) for n in got]
+        extra = tuple(sorted({str(n) for n in got if n}))
+    directory = MemberDirectory.from_members(members)
+    return Redactor(redact_config(pack_version, extra), directory=directory, key=key)

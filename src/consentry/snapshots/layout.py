@@ -1,0 +1,131 @@
+"""Where a snapshot lives on disk and how it appears there atomically.
+
+A snapshot is written into `root/<purpose>/.tmp-<uuid>/`, fsynced, and renamed to
+`root/<purpose>/vNNNN/` only when complete: readers never see a partial snapshot,
+and a killed build leaves only a `.tmp-*` directory that the next build removes.
+Version numbers are allocated by `os.rename` itself (it fails when the target
+exists), so two concurrent builds can never publish the same version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+VERSION_RE = re.compile(r"^v(\d{4,})$")
+TMP_PREFIX = ".tmp-"
+LOCK_NAME = ".lock"
+
+MANIFEST = "manifest.json"
+LINEAGE = "lineage.parquet"
+EXCLUDED = "excluded.parquet"
+QUARANTINE = "quarantine.jsonl"
+INTERACTIONS = "interactions.parquet"
+JOBS = "jobs.parquet"
+TOMBSTONES = "tombstones.parquet"
+JOURNAL = "forget-journal.json"
+DATA = "data"
+
+
+def shard_dir(snapshot: Path, shard: int) -> Path:
+    return snapshot / DATA / f"shard={shard:02d}"
+
+
+def shard_file(snapshot: Path, shard: int) -> Path:
+    """One sorted file per shard: the unit that forgetting rewrites."""
+    return shard_dir(snapshot, shard) / "part-00000.parquet"
+
+
+def versions(purpose_dir: Path) -> list[str]:
+    """Published versions of one purpose, oldest first."""
+    if not purpose_dir.is_dir():
+        return []
+    found = [p.name for p in purpose_dir.iterdir() if p.is_dir() and VERSION_RE.match(p.name)]
+    return sorted(found, key=lambda v: int(v[1:]))
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(path: Path) -> None:
+    """Flush every file and directory under `path` so a rename publishes durable bytes."""
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(Path(dirpath))
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace one file in a single rename: readers see the old or the new bytes, never a mix."""
+    tmp = path.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}-{path.name}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def purpose_lock(purpose_dir: Path) -> Iterator[None]:
+    """Serialise builds and forget runs on one purpose (a crash releases the lock)."""
+    purpose_dir.mkdir(parents=True, exist_ok=True)
+    with open(purpose_dir / LOCK_NAME, "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def clean_stale(purpose_dir: Path) -> list[Path]:
+    """Remove `.tmp-*` leftovers of killed builds (caller holds the purpose lock)."""
+    removed = []
+    if purpose_dir.is_dir():
+        for p in purpose_dir.iterdir():
+            if p.name.startswith(TMP_PREFIX):
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+                removed.append(p)
+    return removed
+
+
+def new_tmp(purpose_dir: Path) -> Path:
+    tmp = purpose_dir / f"{TMP_PREFIX}{uuid.uuid4().hex}"
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def publish(tmp: Path, purpose_dir: Path) -> str:
+    """Rename a complete tmp dir to the next free version; returns the version name."""
+    fsync_tree(tmp)
+    existing = versions(purpose_dir)
+    n = int(existing[-1][1:]) + 1 if existing else 1
+    while True:
+        name = f"v{n:04d}"
+        try:
+            # os.rename onto an existing non-empty directory fails: the allocation is atomic.
+            if (purpose_dir / name).exists():
+                raise FileExistsError(name)
+            os.rename(tmp, purpose_dir / name)
+        except (FileExistsError, OSError) as exc:
+            if isinstance(exc, FileExistsError) or (purpose_dir / name).exists():
+                n += 1
+                continue
+            raise
+        fsync_dir(purpose_dir)
+        return name

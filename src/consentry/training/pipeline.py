@@ -1,0 +1,231 @@
+"""Train, retrain and load model versions: SISA engine + trainer + registry.
+
+`train_version` trains every shard of a snapshot and registers a version;
+`retrain_version` re-reads the (rewritten) snapshot, retrains only the shards whose
+data hash changed, resuming from their last clean checkpoint, and registers the
+result as a child of the old version. Both are what the CLI, `forgetting.models`
+and the demo call.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from rich.progress import Progress
+
+from consentry.training import sisa
+from consentry.training.data import SnapshotRef
+from consentry.training.registry import Registry
+
+DEFAULT_SEED = 1234
+DEFAULT_SLICES = 4
+
+
+def make_trainer(kind: str, config: dict | None = None, **kw: Any):
+    """A trainer from its registry config (so retraining uses exactly the same one)."""
+    if kind == "assistant":
+        from consentry.training.assistant import AssistantConfig, AssistantTrainer
+
+        cfg = {k: v for k, v in (config or {}).items() if k != "model"}
+        return AssistantTrainer(AssistantConfig(**cfg))
+    if kind == "matcher":
+        from consentry.training.matcher import MatcherConfig, MatcherTrainer
+
+        cfg = {k: v for k, v in (config or {}).items() if k != "model"}
+        return MatcherTrainer(MatcherConfig(**cfg), **kw)
+    raise ValueError(f"unknown model kind {kind!r} (assistant | matcher)")
+
+
+def _one_shard(args: tuple) -> dict:
+    trainer, records, shard, seed, n_slices, ckpt_dir = args
+    return sisa.train_shard(trainer, records, shard=shard, seed=seed, n_slices=n_slices, ckpt_dir=ckpt_dir).to_dict()
+
+
+def _train_shards(
+    trainer: Any,
+    snapshot: SnapshotRef,
+    ckpt_dir: Path,
+    *,
+    seed: int,
+    n_slices: int,
+    progress: bool,
+    workers: int = 1,
+) -> tuple[list[dict], dict]:
+    """Train every shard; with workers > 1, shards train in parallel processes.
+
+    Each process still runs one deterministic thread, so the weights are the same
+    whatever the number of workers (shards are independent by construction).
+    """
+    shard_records = trainer.prepare(snapshot.path)
+    jobs = [(trainer, recs, shard, seed, n_slices, ckpt_dir) for shard, recs in sorted(shard_records.items())]
+    results: list[dict] = []
+    t_all = time.perf_counter()
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task(f"training {trainer.kind}", total=len(jobs))
+        if workers > 1 and len(jobs) > 1:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+            from concurrent.futures.process import BrokenProcessPool
+
+            try:
+                with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as ex:
+                    for res in ex.map(_one_shard, jobs):
+                        results.append(res)
+                        bar.advance(task)
+            except (BrokenProcessPool, RuntimeError):
+                # e.g. a caller script without a __main__ guard cannot spawn: train serially
+                # (same weights; finished shards are reused from their checkpoints)
+                results, workers = [], 1
+        if workers <= 1 or len(jobs) <= 1:
+            for job in jobs:
+                results.append(_one_shard(job))
+                bar.advance(task)
+    return results, {"train_seconds": round(time.perf_counter() - t_all, 3), "workers": workers}
+
+
+def train_version(
+    kind: str,
+    snapshot_dir: Path | str,
+    models_dir: Path | str,
+    *,
+    config: dict | None = None,
+    seed: int = DEFAULT_SEED,
+    n_slices: int = DEFAULT_SLICES,
+    progress: bool = True,
+    evaluate: bool = True,
+    trainer_kw: dict | None = None,
+    supersede_previous: bool = True,
+    workers: int = 1,
+) -> dict:
+    """Train all shards from scratch (reusing identical checkpoints) and register a version.
+
+    The newest live version of the same name becomes its parent and is superseded:
+    one live assistant and one live matcher at a time, the ones `assist`/`match` serve.
+    """
+    snap = SnapshotRef.from_path(snapshot_dir)
+    reg = Registry(models_dir)
+    trainer = make_trainer(kind, config, **(trainer_kw or {}))
+    ckpt_dir = reg.root / "checkpoints" / kind
+    t0 = time.perf_counter()
+    shards, timings = _train_shards(trainer, snap, ckpt_dir, seed=seed, n_slices=n_slices, progress=progress, workers=workers)
+    timings["total_seconds"] = round(time.perf_counter() - t0, 3)
+    entry = _entry(kind, trainer, snap, seed, n_slices, shards, timings)
+    if evaluate:
+        entry["metrics"] = trainer.evaluate([ckpt_dir / s["slices"][-1]["checkpoint"] for s in shards], snap.path)
+    prev = reg.latest_live(kind) if supersede_previous else None
+    return reg.register(entry, supersede=prev["version"] if prev else None)
+
+
+def retrain_version(
+    version: dict,
+    models_dir: Path | str,
+    *,
+    progress: bool = False,
+    evaluate: bool = True,
+    trainer_kw: dict | None = None,
+    extra: dict | None = None,
+) -> dict | None:
+    """Retrain the shards of `version` whose data changed on disk; None when nothing did.
+
+    The new version inherits seed, slice count, per-shard slice size and config, so
+    each retrained shard equals a from-scratch training on its remaining data.
+    """
+    reg = Registry(models_dir)
+    snap = SnapshotRef.from_path(version["snapshot"]["path"])
+    trainer = make_trainer(version["kind"], version["config"], **(trainer_kw or {}))
+    ckpt_dir = reg.root / "checkpoints" / version["kind"]
+    t0 = time.perf_counter()
+    shard_records = trainer.prepare(snap.path)
+    previous = {s["shard"]: s for s in version["shards"]}
+    base_seed, n_slices = version["seed"], version["n_slices"]
+    changed = []
+    for shard, records in sorted(shard_records.items()):
+        prev = previous.get(shard)
+        if prev is None:
+            changed.append(shard)
+            continue
+        slices, _ = sisa.make_slices(records, n_slices, prev["slice_size"])
+        base = sisa.sha256(sisa.config_hash(trainer), str(base_seed), str(shard))
+        _, chain = sisa.chain_hashes(slices, base)
+        if chain[-1] != prev["data_hash"]:
+            changed.append(shard)
+    gone = set(previous) - set(shard_records)
+    if not changed and not gone:
+        return None
+    shards: list[dict] = []
+    for shard, records in sorted(shard_records.items()):
+        if shard not in changed:
+            shards.append(previous[shard])
+            continue
+        prev = previous.get(shard)
+        res = sisa.train_shard(
+            trainer,
+            records,
+            shard=shard,
+            seed=base_seed,
+            n_slices=n_slices,
+            ckpt_dir=ckpt_dir,
+            slice_size=prev["slice_size"] if prev else None,
+        )
+        shards.append(res.to_dict())
+    timings = {
+        "retrained_shards": changed,
+        "retrain_seconds": round(sum(s["seconds"] for s in shards if s["shard"] in changed), 3),
+        "total_seconds": round(time.perf_counter() - t0, 3),
+        "full_train_seconds": full_train_seconds(version),
+    }
+    entry = _entry(version["kind"], trainer, snap, base_seed, n_slices, shards, timings)
+    entry["name"] = version["name"]
+    entry.update(extra or {})
+    if evaluate:
+        entry["metrics"] = trainer.evaluate([ckpt_dir / s["slices"][-1]["checkpoint"] for s in shards], snap.path)
+    return reg.register(entry, supersede=version["version"])
+
+
+def full_train_seconds(version: dict) -> float | None:
+    """What training every shard of this model took, carried along retrained versions."""
+    t = version.get("timings", {})
+    return t.get("train_seconds") or t.get("full_train_seconds")
+
+
+def _entry(kind: str, trainer: Any, snap: SnapshotRef, seed: int, n_slices: int, shards: list[dict], timings: dict) -> dict:
+    man = snap.manifest()
+    return {
+        "name": kind,
+        "kind": kind,
+        "config": trainer.config(),
+        "config_hash": sisa.config_hash(trainer),
+        "seed": seed,
+        "n_slices": n_slices,
+        "snapshot": {
+            "purpose": snap.purpose,
+            "version": snap.version,
+            "path": str(snap.path),
+            "content_hash": man.get("content_hash"),
+        },
+        "shards": shards,
+        "timings": timings,
+        "metrics": {},
+    }
+
+
+def checkpoint_paths(version: dict, models_dir: Path | str) -> list[Path]:
+    reg = Registry(models_dir)
+    return [reg.checkpoint_path(version, s["slices"][-1]["checkpoint"]) for s in version["shards"] if s["slices"]]
+
+
+def load_assistant(models_dir: Path | str, version: str | None = None):
+    """The live (or named) writing assistant as an averaging ensemble."""
+    from consentry.training.assistant import AssistantConfig, Ensemble
+
+    reg = Registry(models_dir)
+    v = reg.get(version) if version else reg.latest_live("assistant")
+    if v is None:
+        raise LookupError(f"no live assistant in {reg.file}; run `consentry train assistant`")
+    cfg = AssistantConfig(**{k: x for k, x in v["config"].items() if k != "model"})
+    return Ensemble.from_checkpoints(cfg, checkpoint_paths(v, models_dir))
+
+
+Evaluate = Callable[[list[Path], Path], dict]

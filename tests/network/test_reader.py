@@ -1,0 +1,241 @@
+"""Reading and staging exports: every malformed row quarantined with file, row and field."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from consentry.network import schema, views
+from consentry.network.reader import ExportError, read_export, stage_cached, stage_export
+from consentry.network.validate import PRIMARY_KEYS
+
+from .helpers import copy_export, rows_of
+
+# (table, field, bad value, why) - one kind of malformation each
+MALFORMED = [
+    ("items", "created_at", "2024-13-45T00:00:00Z", "bad date"),
+    ("items", "created_at", "2024-02-30T10:00:00Z", "impossible date"),
+    ("items", "created_at", "yesterday", "unparseable timestamp"),
+    ("items", "created_at", None, "missing required timestamp"),
+    ("members", "birth_date", "1990-02-31", "impossible birth date"),
+    ("items", "kind", "tweet", "unknown kind"),
+    ("items", "visibility", "friends", "unknown visibility"),
+    ("consent_events", "purpose", "marketing", "unknown purpose"),
+    ("consent_events", "choice", "maybe", "unknown choice"),
+    ("consent_events", "source", "fax", "unknown source"),
+    ("requests", "kind", "delete_everything", "unknown request kind"),
+    ("items", "item_id", None, "missing id"),
+    ("members", "member_id", "", "empty id"),
+    ("items", "member_id", "  ", "blank author id"),
+    ("members", "residence_country", "Germany", "country not alpha-2"),
+    ("members", "residence_country", "de", "country lower case"),
+    ("signins", "ip", "999.1.1.1", "not an IP"),
+    ("job_interactions", "action", "like", "unknown job action"),
+    ("items", "mentions", ["m0000001", ""], "empty id in a list"),
+]
+
+
+@pytest.fixture(scope="module")
+def base(tiny_export: Path) -> Path:
+    return tiny_export
+
+
+def _quarantine(staged) -> list[dict]:
+    return [json.loads(line) for line in staged.quarantine_path.read_text().splitlines()]
+
+
+def _assert_nothing_lost(src: Path, staged) -> None:
+    for name in schema.TABLES:
+        clean = pq.read_table(staged.tables[name]).num_rows
+        assert clean == staged.counts[name]
+        assert clean + staged.quarantined[name] == staged.input_rows[name], name
+    q = _quarantine(staged)
+    assert len(q) == sum(staged.quarantined.values())
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+@pytest.mark.parametrize("table,field,bad,why", MALFORMED, ids=[m[3] for m in MALFORMED])
+def test_malformed_row_is_quarantined(tmp_path, base, fmt, table, field, bad, why) -> None:
+    rows = rows_of(base, table)
+    key = PRIMARY_KEYS.get(table)
+    while len(rows) < 5:  # a few more rows (new ids) where the small export has too few
+        rows.append(dict(rows[0], **({key: f"{rows[0][key]}-{len(rows)}"} if key else {})))
+    rows[3][field] = bad
+    src = copy_export(base, tmp_path / "src", fmt, {table: rows})
+    staged = stage_export(src, tmp_path / "staged", progress=False)
+    q = _quarantine(staged)
+    assert len(q) == 1, q
+    assert q[0]["table"] == table and q[0]["file"] == f"{table}.{fmt}"
+    assert q[0]["row"] == 3 and q[0]["field"] == field
+    assert q[0]["error"] and q[0]["raw"]
+    assert staged.quarantined[table] == 1
+    _assert_nothing_lost(src, staged)
+
+
+@pytest.mark.parametrize("field,bad", [("item_id", 123), ("mentions", "m0000001"),
+                                       ("group_sensitive", "yes"), ("created_at", 1700000000),
+                                       ("text", {"a": 1})])
+def test_wrong_json_type_is_quarantined(tmp_path, base, field, bad) -> None:
+    rows = rows_of(base, "items")
+    rows[7][field] = bad
+    src = copy_export(base, tmp_path / "src", "jsonl", {"items": rows})
+    staged = stage_export(src, tmp_path / "staged", progress=False)
+    q = _quarantine(staged)
+    assert [(r["row"], r["field"]) for r in q] == [(7, field)]
+    assert "wrong type" in q[0]["error"]
+    _assert_nothing_lost(src, staged)
+
+
+def test_unparseable_json_lines_keep_their_line_number(tmp_path, base) -> None:
+    src = copy_export(base, tmp_path / "src", "jsonl")
+    lines = (src / "members.jsonl").read_text().splitlines()
+    lines[2] = '{"member_id": "m0000002", "display_name": '
+    lines[4] = "[1, 2, 3]"
+    lines[6] = ""
+    (src / "members.jsonl").write_text("\n".join(lines) + "\n")
+    staged = stage_export(src, tmp_path / "staged", progress=False)
+    q = sorted(_quarantine(staged), key=lambda r: r["row"])
+    assert [(r["row"], r["field"]) for r in q] == [(2, "*"), (4, "*"), (6, "*")]
+    assert "invalid JSON" in q[0]["error"] and "object" in q[1]["error"] and "blank" in q[2]["error"]
+    _assert_nothing_lost(src, staged)
+
+
+def test_wrong_parquet_column_type_quarantines_its_rows(tmp_path, base) -> None:
+    src = copy_export(base, tmp_path / "src", "parquet")
+    t = pq.read_table(src / "items.parquet")
+    t = t.set_column(t.schema.get_field_index("group_sensitive"), "group_sensitive",
+                     pa.array([str(v) for v in t["group_sensitive"].to_pylist()]))
+    pq.write_table(t, src / "items.parquet")
+    staged = stage_export(src, tmp_path / "staged", progress=False)
+    q = _quarantine(staged)
+    assert len(q) == t.num_rows and {r["field"] for r in q} == {"group_sensitive"}
+    assert staged.counts["items"] == 0
+    _assert_nothing_lost(src, staged)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_later_duplicate_ids_are_quarantined(tmp_path, base, fmt) -> None:
+    rows = rows_of(base, "members")
+    dup = dict(rows[1], display_name="Someone Else")
+    rows.insert(5, dup)
+    src = copy_export(base, tmp_path / "src", fmt, {"members": rows})
+    staged = stage_export(src, tmp_path / "staged", progress=False)
+    q = _quarantine(staged)
+    assert [(r["row"], r["field"]) for r in q] == [(5, "member_id")]
+    assert "duplicate" in q[0]["error"] and "Someone Else" in q[0]["raw"]
+    kept = pq.read_table(staged.tables["members"]).to_pylist()
+    assert [r["member_id"] for r in kept] == [r["member_id"] for r in rows if r is not dup]
+    assert kept[1]["display_name"] == rows[1]["display_name"]
+    _assert_nothing_lost(src, staged)
+
+
+def test_parts_directory_numbers_rows_per_file(tmp_path, base) -> None:
+    src = copy_export(base, tmp_path / "src", "parquet")
+    items = pq.read_table(src / "items.parquet")
+    (src / "items.parquet").unlink()
+    (src / "items").mkdir()
+    half = items.num_rows // 2
+    pq.write_table(items.slice(0, half), src / "items" / "part-0.parquet")
+    second = items.slice(half).to_pylist()
+    second[2]["kind"] = "tweet"
+    pq.write_table(pa.Table.from_pylist(second, schema=items.schema), src / "items" / "part-1.parquet")
+    staged = stage_export(src, tmp_path / "staged", progress=False)
+    q = _quarantine(staged)
+    assert [(r["file"], r["row"], r["field"]) for r in q] == [("items/part-1.parquet", 2, "kind")]
+    assert [f["path"] for f in staged.watermarks["items"]["files"]] == ["items/part-0.parquet", "items/part-1.parquet"]
+    _assert_nothing_lost(src, staged)
+
+
+def test_missing_required_table_is_a_clear_error(tmp_path, base) -> None:
+    src = copy_export(base, tmp_path / "src", "parquet")
+    (src / "items.parquet").unlink()
+    with pytest.raises(ExportError, match="items"):
+        stage_export(src, tmp_path / "staged", progress=False)
+    assert not (tmp_path / "staged").exists()
+
+
+def test_missing_optional_tables_are_empty_with_schema(tmp_path, base) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("members", "items"):
+        shutil.copy(base / f"{name}.parquet", src / f"{name}.parquet")
+    export = read_export(src)
+    for name in schema.OPTIONAL_TABLES:
+        assert export.tables[name].num_rows == 0
+        assert export.tables[name].schema.equals(schema.TABLES[name])
+    assert export.tables["items"].num_rows > 0 and export.quarantine.num_rows == 0
+
+
+def test_watermarks_and_views(tmp_path, base) -> None:
+    staged = stage_export(base, tmp_path / "staged", progress=False)
+    wm = staged.watermarks["items"]
+    assert wm["files"][0]["path"] == "items.parquet" and len(wm["files"][0]["sha256"]) == 64
+    assert wm["rows"] == pq.read_metadata(base / "items.parquet").num_rows
+    items = pq.read_table(base / "items.parquet")
+    assert wm["max_timestamp"] == pa.compute.max(items["created_at"]).as_py().isoformat()
+    con = duckdb.connect()
+    assert set(views.register(con, staged.dest)) == set(schema.TABLES)
+    for name in schema.TABLES:
+        assert con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] == staged.counts[name]
+    kinds = con.execute("SELECT count(DISTINCT kind) FROM items").fetchone()[0]
+    assert kinds == 15
+    # staging again replaces the directory atomically and gives the same fingerprint
+    again = stage_export(base, tmp_path / "staged", progress=False)
+    assert again.fingerprint == staged.fingerprint
+
+
+def test_naive_and_offset_timestamps_are_read_as_utc(tmp_path, base) -> None:
+    rows = rows_of(base, "signins")[:3]
+    rows[0]["at"] = "2025-01-15T10:00:00"
+    rows[1]["at"] = "2025-01-15T12:00:00+02:00"
+    rows[2]["at"] = "2025-01-15 10:00:00.250Z"
+    src = copy_export(base, tmp_path / "src", "jsonl", {"signins": rows})
+    t = read_export(src).tables["signins"]["at"].to_pylist()
+    assert [x.isoformat() for x in t] == ["2025-01-15T10:00:00+00:00", "2025-01-15T10:00:00+00:00",
+                                          "2025-01-15T10:00:00.250000+00:00"]
+
+
+def test_bad_parquet_file_is_a_clear_error(tmp_path, base) -> None:
+    src = copy_export(base, tmp_path / "src", "parquet")
+    (src / "signins.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(ExportError, match="signins.parquet"):
+        stage_export(src, tmp_path / "staged", progress=False)
+
+
+def test_duplicates_in_a_typed_parquet_file(tmp_path, base) -> None:
+    """A file that already has the declared types is checked without rewriting; duplicates still go."""
+    src = copy_export(base, tmp_path / "src", "parquet")
+    for name in schema.TABLES:
+        shutil.copy(base / f"{name}.parquet", src / f"{name}.parquet")
+    items = pq.read_table(base / "items.parquet")
+    with_dup = pa.concat_tables([items.slice(0, 4), items.slice(2, 1), items.slice(4)])
+    pq.write_table(with_dup, src / "items.parquet")
+    staged = stage_export(src, tmp_path / "staged", progress=False)
+    q = _quarantine(staged)
+    assert [(r["file"], r["row"], r["field"]) for r in q] == [("items.parquet", 4, "item_id")]
+    assert pq.read_table(staged.tables["items"]).equals(items)
+    _assert_nothing_lost(src, staged)
+
+
+def test_ipv6_and_ipv4_signins_are_valid_garbage_is_not(tmp_path, base) -> None:
+    rows = rows_of(base, "signins")[:6]
+    for r, ip in zip(rows, ["2001:db8::1", "::ffff:192.0.2.1", "10.0.0.1", "2001:db8::g", "1.2.3", "fe80::1%eth0"]):
+        r["ip"] = ip
+    src = copy_export(base, tmp_path / "src", "jsonl", {"signins": rows})
+    export = read_export(src)
+    assert export.tables["signins"]["ip"].to_pylist() == ["2001:db8::1", "::ffff:192.0.2.1", "10.0.0.1"]
+    assert sorted(export.quarantine["row"].to_pylist()) == [3, 4, 5]
+
+
+def test_stage_cached_reuses_a_staging_of_the_same_inputs(tmp_path, base) -> None:
+    first = stage_cached(base, tmp_path / "staged", progress=False)
+    stamp = (first.dest / "staged.json").stat().st_mtime_ns
+    again = stage_cached(base, tmp_path / "staged", progress=False)
+    assert again.dest == first.dest and (again.dest / "staged.json").stat().st_mtime_ns == stamp
+    assert again.counts == first.counts and first.dest.name == first.fingerprint

@@ -1,0 +1,39 @@
+"""The train / assist / match / models commands on a tiny snapshot in CONSENTRY_HOME."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from consentry.cli import app
+from consentry.training.fixtures import synthetic_corpus, write_snapshot
+
+
+@pytest.mark.slow
+def test_train_assist_match_and_registry(home: Path, tiny: dict) -> None:
+    c = synthetic_corpus(members=16, posts_per_member=2, jobs=12, seed=9)
+    for purpose in ("genai_training", "ml_personalization"):
+        write_snapshot(home / "snapshots", purpose, "v0001", c["items"], shards=2, interactions=c["interactions"], jobs=c["jobs"])
+    r = CliRunner()
+    out = r.invoke(app, ["train", "assistant", "--slices", "2", "--config", json.dumps(tiny)])
+    assert out.exit_code == 0, out.output
+    assert "assistant-0001" in out.output
+    out = r.invoke(app, ["assist", "Excited to share", "--length", "30"])
+    assert out.exit_code == 0 and out.output.startswith("Excited to share")
+    out = r.invoke(app, ["train", "matcher", "--slices", "2", "--config", '{"encoder": "hashed-bow"}'])
+    assert out.exit_code == 0, out.output
+    member = sorted(c["fields"])[0]
+    out = r.invoke(app, ["match", "--member", member, "-k", "3"])
+    assert out.exit_code == 0, out.output
+    assert out.output.count(" j00") == 3
+    out = r.invoke(app, ["match", "--member", "nobody"])
+    assert out.exit_code == 1 and "nobody" in out.output
+    out = r.invoke(app, ["models", "list"])
+    assert "assistant-0001" in out.output and "matcher-0001" in out.output
+    out = r.invoke(app, ["models", "show", "matcher-0001"])
+    shown = json.loads(out.output)
+    assert shown["snapshot"]["purpose"] == "ml_personalization" and shown["status"] == "live"
+    assert r.invoke(app, ["models", "show", "nope"]).exit_code == 1
