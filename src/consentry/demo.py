@@ -28,9 +28,11 @@ from consentry.settings import Settings
 
 PACKS = ("linkedin-2024", "strict")
 DATES = ("2024-06-01", "2025-01-01", "2025-12-01")
+#: the models train under the retroactive pack, where an opt-out reaches trained models too
+TRAIN_PACK = "strict"
 MARKER = ".consentry-demo"
-#: what the demo writes under its home; a reset removes exactly these
-OWNED = ("ledger.sqlite", "snapshots", "models", "receipts", "staged", "center", MARKER)
+#: kept across demo runs: the network (when generated with the same options) and the center's signing key
+KEEP = ("network", "center_secret", MARKER)
 
 
 class DemoError(RuntimeError):
@@ -46,6 +48,8 @@ class DemoOptions:
     opt_outs: int = 3
     forget_members: int = 5
     train: bool = True
+    assistant_config: dict | None = None  # overrides of AssistantConfig (tests use a tiny model)
+    matcher_config: dict | None = None  # overrides of the matcher's config (e.g. {"encoder": "hashed-bow"})
     dates: Sequence[str] = field(default_factory=lambda: (*DATES, dt.date.today().isoformat()))
 
 
@@ -57,23 +61,16 @@ def prepare_home(settings: Settings, opts: DemoOptions) -> bool:
     home = Path(settings.home)
     home.mkdir(parents=True, exist_ok=True)
     marker = home / MARKER
-    foreign = [p.name for p in home.iterdir() if p.name not in (*OWNED, "network")]
-    if not marker.exists() and (foreign or any(home.iterdir())):
-        raise DemoError(f"{home} holds state the demo did not create ({', '.join(sorted(p.name for p in home.iterdir()))}); "
-                        "point CONSENTRY_HOME at an empty directory for the demo")
-    if foreign:
-        raise DemoError(f"{home} holds files the demo did not create: {', '.join(sorted(foreign))}")
+    if not marker.exists() and any(home.iterdir()):
+        raise DemoError(f"{home} holds state the demo did not create "
+                        f"({', '.join(sorted(p.name for p in home.iterdir()))}); "
+                        "point CONSENTRY_HOME at an empty or new directory for the demo")
     wanted = {"members": opts.members, "seed": opts.seed}
     previous = json.loads(marker.read_text()) if marker.exists() else {}
-    for name in OWNED:
-        p = home / name
-        if p.is_dir():
-            shutil.rmtree(p)
-        elif p.exists():
-            p.unlink()
+    for p in home.iterdir():  # the demo's own state from an earlier run
+        if p.name not in KEEP:
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
     regenerate = previous.get("network") != wanted or not (Path(settings.network) / "members.parquet").exists()
-    if regenerate and Path(settings.network).exists():
-        shutil.rmtree(settings.network)
     marker.write_text(json.dumps({"network": wanted}))
     return regenerate
 
@@ -91,26 +88,28 @@ def eligibility_table(network: Path, settings: Settings, pack: str, dates: Seque
     con = duckdb.connect()
     views.register(con, staged.dest)
     shares: dict[str, dict[str, str]] = {}
-    reasons: dict[str, str] = {}
+    reasons: dict[str, dict[str, int]] = {}
     totals: dict[str, str] = {}
     for d in dates:
         con.execute(f"CREATE OR REPLACE TEMP TABLE dec AS {decide(con, p, purpose, d).sql_query()}")
-        for g, n, ok in con.sql("SELECT coalesce(region_group, '(unknown)'), count(*), count_if(allowed) "
-                                "FROM dec GROUP BY 1 ORDER BY 1").fetchall():
+        for g, n, ok in con.execute("SELECT coalesce(region_group, '(unknown)'), count(*), count_if(allowed) "
+                                    "FROM dec GROUP BY 1 ORDER BY 1").fetchall():
             shares.setdefault(g, {})[d] = f"{ok / n:.0%}"
         n, ok = con.execute("SELECT count(*), count_if(allowed) FROM dec").fetchall()[0]
         totals[d] = f"{ok / n:.0%}" if n else "-"
-        top = con.sql("SELECT r, count(*) FROM (SELECT unnest(reasons) AS r FROM dec) GROUP BY r ORDER BY 2 DESC, 1 LIMIT 4").fetchall()
-        reasons[d] = ", ".join(f"{r} {c:,}" for r, c in top)
+        for r, c in con.execute("SELECT r, count(*) FROM (SELECT unnest(reasons) AS r FROM dec) GROUP BY r").fetchall():
+            reasons.setdefault(r, {})[d] = c
     con.close()
-    t = Table(title=f"{purpose}: share of items eligible under {p.name}", title_justify="left")
-    t.add_column("region group")
+    t = Table(title=f"{purpose} under {p.name}: share of items eligible by region group, "
+                    "then items excluded by reason (an item can have several)", title_justify="left")
+    t.add_column("")
     for d in dates:
         t.add_column(d, justify="right")
     for g in sorted(shares):
         t.add_row(g, *(shares[g].get(d, "-") for d in dates))
-    t.add_row("[b]all[/b]", *(totals[d] for d in dates), end_section=True)
-    t.add_row("[dim]top reasons[/dim]", *(f"[dim]{reasons[d]}[/dim]" for d in dates))
+    t.add_row("[b]all items[/b]", *(f"[b]{totals[d]}[/b]" for d in dates), end_section=True)
+    for r in sorted(reasons, key=lambda r: -max(reasons[r].values())):
+        t.add_row(f"[dim]{r}[/dim]", *(f"{reasons[r].get(d, 0):,}" for d in dates))
     return t
 
 
@@ -131,15 +130,19 @@ def _canary_members(network: Path, snapshot_dir: Path, n: int) -> list[str]:
 
 def _model_lines(summaries: list[dict]) -> Table:
     t = Table(title="Forgetting in the models (SISA: only the affected shards retrain)", title_justify="left")
-    for c in ("model", "members", "shards retrained", "retrain s", "full train s", "speed-up", "quality before -> after"):
-        t.add_column(c, justify="left" if c in ("model", "quality before -> after") else "right")
+    for c in ("model", "new version", "members", "shards", "retrain s", "full s", "speed-up", "quality before -> after"):
+        t.add_column(c, justify="left" if c in ("model", "new version", "quality before -> after") else "right")
     for s in summaries:
         mb, ma = s.get("metrics_before") or {}, s.get("metrics_after") or {}
         key = "perplexity" if "perplexity" in mb else "recall@10"
-        t.add_row(f"{s['model']} {s['old_version']} -> {s['new_version']}", str(s["members"]),
-                  f"{s['shards_retrained']}/{s['shards_total']}", f"{s['retrain_seconds']}", f"{s['full_train_seconds']}",
+        t.add_row(s["model"], s["new_version"], str(s["members"]), f"{len(s['shards_retrained'] or [])}/{s['shards_total']}",
+                  _seconds(s["retrain_seconds"]), _seconds(s["full_train_seconds"]),
                   f"{s['speedup']}x" if s["speedup"] else "-", f"{key} {mb.get(key)} -> {ma.get(key)}")
     return t
+
+
+def _seconds(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}"
 
 
 def _verification_lines(v: dict | None) -> list[str]:
@@ -203,7 +206,7 @@ def run(settings: Settings | None = None, opts: DemoOptions | None = None, conso
     out["verify_erasure_ok"] = bool(getattr(report.verify, "ok", False))
 
     if opts.train:
-        genai = next(m for m in report.built if m.pack_ref.startswith("linkedin-2024"))
+        genai = next(m for m in report.built if m.pack_ref.startswith(TRAIN_PACK + "@"))
         _train_and_forget(settings, opts, console, ledger, network, genai, out)
 
     console.rule("5. The privacy center")
@@ -227,12 +230,13 @@ def _train_and_forget(settings: Settings, opts: DemoOptions, console: Console, l
     from consentry.snapshots.build import build_snapshot
     from consentry.training.report import train_all
 
-    console.rule("4. Training in shards, then forgetting members")
+    console.rule(f"4. Training in shards under {TRAIN_PACK}, then forgetting members")
     root = Path(settings.snapshots)
     genai = catalog.load(root, genai_manifest.purpose, genai_manifest.version)
-    ml = build_snapshot(network, "linkedin-2024", "ml_personalization", opts.as_of, root, ledger=ledger)
+    ml = build_snapshot(network, TRAIN_PACK, "ml_personalization", opts.as_of, root, ledger=ledger)
     ml_dir = catalog.load(root, ml.purpose, ml.version).path
-    trained = train_all(genai.path, settings, matcher_snapshot_dir=ml_dir)
+    trained = train_all(genai.path, settings, matcher_snapshot_dir=ml_dir, assistant_config=opts.assistant_config,
+                        matcher_config=opts.matcher_config)
     for kind, v in trained.items():
         if "skipped" in v:
             console.print(f"{kind}: skipped ({v['skipped']})")

@@ -92,8 +92,13 @@ class ForgetReport:
         for r in self.removals:
             lines.append(f"  {r.purpose}/{r.version}: -{r.items.num_rows} items, shards {r.shards}, "
                          f"content {r.content_hash_before[:12]} -> {r.content_hash_after[:12]}")
+        kept: dict[tuple[str, str, str], list[str]] = {}
         for f in self.forward_only:
-            lines.append(f"  {f.purpose}/{f.version} ({f.pack}, forward_only): member {f.member_id} left as is")
+            kept.setdefault((f.purpose, f.version, f.pack), []).append(f.member_id)
+        for (purpose, version, pack), members in kept.items():
+            shown = ", ".join(members[:5]) + (f" and {len(members) - 5} more" if len(members) > 5 else "")
+            lines.append(f"  {purpose}/{version} ({pack}, forward_only): left as is for {len(members)} "
+                         f"withdrawn member(s) ({shown}); new builds exclude them")
         if self.models:
             lines.append(f"  models changed: {len(self.models)}")
         lines.append(f"  receipts written: {len(self.receipts)}")

@@ -75,6 +75,15 @@ class Dialect:
     def explode(self, expr: str) -> str:
         return f"explode({expr})" if self.name == "spark" else f"unnest({expr})"
 
+    def array(self, *elements: str) -> str:
+        return f"array({', '.join(elements)})" if self.name == "spark" else f"list_value({', '.join(elements)})"
+
+    def contains(self, arr: str, x: str) -> str:
+        return f"array_contains({arr}, {x})" if self.name == "spark" else f"list_contains({arr}, {x})"
+
+    def append(self, arr: str, x: str) -> str:
+        return f"concat({arr}, array({x}))" if self.name == "spark" else f"list_append({arr}, {x})"
+
 
 def lit(value: str | int | bool | None, d: Dialect) -> str:
     if value is None:

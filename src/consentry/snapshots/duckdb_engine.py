@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from consentry.network.schema import TABLES
 from consentry.snapshots import kernel
 from consentry.snapshots.inputs import Inputs
+from consentry.snapshots.verdicts import verdict_sql
 
 _REDACTOR: Any = None
 
@@ -36,31 +37,6 @@ class EngineResult:
     by_region_group: dict[str, dict[str, int]]
     timings: dict[str, float] = field(default_factory=dict)
 
-
-# The SQL around the policy plan: every staged item gets exactly one verdict; an item
-# the plan forgot is excluded as malformed (fail closed); and an erasure is honoured
-# whatever the build's as_of (a past-dated rebuild must not bring erased data back).
-VERDICT_SQL = """
-WITH erased_members AS (
-  SELECT DISTINCT member_id FROM requests WHERE kind IN ('erase_account', 'erase_ai_data')
-), erased_items AS (
-  SELECT DISTINCT unnest(item_ids) AS item_id FROM requests WHERE kind = 'erase_items'
-), v AS (
-  SELECT i.item_id AS item_id, i.member_id AS member_id, d.item_id IS NULL AS missing,
-         coalesce(d.allowed, false) AS allowed, d.reasons AS reasons,
-         coalesce(d.region_group, 'unknown') AS region_group,
-         (em.member_id IS NOT NULL OR ei.item_id IS NOT NULL) AS erased
-  FROM items i LEFT JOIN ({decisions}) d ON i.item_id = d.item_id
-  LEFT JOIN erased_members em ON em.member_id = i.member_id
-  LEFT JOIN erased_items ei ON ei.item_id = i.item_id
-)
-SELECT item_id, member_id, allowed AND NOT erased AS allowed,
-       CASE WHEN missing THEN list_value('malformed')
-            WHEN erased AND NOT list_contains(reasons, 'erased') THEN list_append(reasons, 'erased')
-            ELSE reasons END AS reasons,
-       region_group
-FROM v
-"""
 
 ALLOWED_SQL = """
 SELECT v.item_id, v.member_id, i.kind, i.created_at, i.text
@@ -178,7 +154,7 @@ def run(
     con = connect(inputs, work, memory_limit, threads=workers)
     decide.decide(con, pack, purpose, as_of).create_view("decisions_v", replace=True)
     decisions = "SELECT * FROM decisions_v"
-    con.execute("CREATE TEMP TABLE verdicts AS " + VERDICT_SQL.format(decisions=decisions))
+    con.execute("CREATE TEMP TABLE verdicts AS " + verdict_sql(decisions, "duckdb"))
     input_items, allowed = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE allowed) FROM verdicts"
     ).fetchone()

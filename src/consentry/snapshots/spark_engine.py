@@ -23,29 +23,7 @@ from consentry.network.schema import TABLES
 from consentry.snapshots import kernel
 from consentry.snapshots.duckdb_engine import EngineResult
 from consentry.snapshots.inputs import Inputs
-
-VERDICT_SQL = """
-WITH erased_members AS (
-  SELECT DISTINCT member_id FROM requests WHERE kind IN ('erase_account', 'erase_ai_data')
-), erased_items AS (
-  SELECT DISTINCT explode(item_ids) AS item_id FROM requests WHERE kind = 'erase_items'
-), v AS (
-  SELECT i.item_id AS item_id, i.member_id AS member_id, d.item_id IS NULL AS missing,
-         coalesce(d.allowed, false) AS allowed, d.reasons AS reasons,
-         coalesce(d.region_group, 'unknown') AS region_group,
-         (em.member_id IS NOT NULL OR ei.item_id IS NOT NULL) AS erased
-  FROM items i LEFT JOIN ({decisions}) d ON i.item_id = d.item_id
-  LEFT JOIN erased_members em ON em.member_id = i.member_id
-  LEFT JOIN erased_items ei ON ei.item_id = i.item_id
-)
-SELECT item_id, member_id, allowed AND NOT erased AS allowed,
-       CASE WHEN missing THEN array('malformed')
-            WHEN erased AND NOT array_contains(reasons, 'erased') THEN concat(reasons, array('erased'))
-            ELSE reasons END AS reasons,
-       region_group
-FROM v
-"""
-"""Same verdicts as duckdb_engine.VERDICT_SQL, in Spark SQL (see there for why)."""
+from consentry.snapshots.verdicts import verdict_sql
 
 
 def session(master: str | None = None, app_name: str = "consentry-snapshot") -> Any:
@@ -118,7 +96,7 @@ def run(
     spark = spark or session()
     _register(spark, inputs)
     sql = plan.decisions_sql(pack, purpose, as_of, dialect="spark")
-    verdicts = spark.sql(VERDICT_SQL.format(decisions=sql)).persist()
+    verdicts = spark.sql(verdict_sql(sql, "spark")).persist()
     verdicts.createOrReplaceTempView("verdicts")
     counts = spark.sql(
         "SELECT region_group, CASE WHEN allowed THEN 'allowed' ELSE 'excluded' END AS verdict, "

@@ -39,38 +39,28 @@ def make_trainer(kind: str, config: dict | None = None, **kw: Any):
 
 
 def _one_shard(args: tuple) -> dict:
-    trainer, records, shard, seed, n_slices, ckpt_dir = args
-    return sisa.train_shard(trainer, records, shard=shard, seed=seed, n_slices=n_slices, ckpt_dir=ckpt_dir).to_dict()
+    trainer, records, shard, seed, n_slices, ckpt_dir, slice_size = args
+    return sisa.train_shard(trainer, records, shard=shard, seed=seed, n_slices=n_slices, ckpt_dir=ckpt_dir,
+                            slice_size=slice_size).to_dict()
 
 
-def _train_shards(
-    trainer: Any,
-    snapshot: SnapshotRef,
-    ckpt_dir: Path,
-    *,
-    seed: int,
-    n_slices: int,
-    progress: bool,
-    workers: int = 1,
-) -> tuple[list[dict], dict]:
-    """Train every shard; with workers > 1, shards train in parallel processes.
+def _run_shards(kind: str, jobs: list[tuple], *, progress: bool, workers: int = 1) -> tuple[list[dict], dict]:
+    """Train the given shards; with workers > 1, in parallel processes.
 
     Each process still runs one deterministic thread, so the weights are the same
     whatever the number of workers (shards are independent by construction).
     """
-    shard_records = trainer.prepare(snapshot.path)
-    jobs = [(trainer, recs, shard, seed, n_slices, ckpt_dir) for shard, recs in sorted(shard_records.items())]
     results: list[dict] = []
     t_all = time.perf_counter()
     with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task(f"training {trainer.kind}", total=len(jobs))
+        task = bar.add_task(f"training {kind}", total=len(jobs))
         if workers > 1 and len(jobs) > 1:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
             from concurrent.futures.process import BrokenProcessPool
 
             try:
-                with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as ex:
+                with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("spawn")) as ex:
                     for res in ex.map(_one_shard, jobs):
                         results.append(res)
                         bar.advance(task)
@@ -109,7 +99,8 @@ def train_version(
     trainer = make_trainer(kind, config, **(trainer_kw or {}))
     ckpt_dir = reg.root / "checkpoints" / kind
     t0 = time.perf_counter()
-    shards, timings = _train_shards(trainer, snap, ckpt_dir, seed=seed, n_slices=n_slices, progress=progress, workers=workers)
+    jobs = [(trainer, recs, shard, seed, n_slices, ckpt_dir, None) for shard, recs in sorted(trainer.prepare(snap.path).items())]
+    shards, timings = _run_shards(kind, jobs, progress=progress, workers=workers)
     timings["total_seconds"] = round(time.perf_counter() - t0, 3)
     entry = _entry(kind, trainer, snap, seed, n_slices, shards, timings)
     if evaluate:
@@ -126,11 +117,14 @@ def retrain_version(
     evaluate: bool = True,
     trainer_kw: dict | None = None,
     extra: dict | None = None,
+    workers: int | None = None,
 ) -> dict | None:
     """Retrain the shards of `version` whose data changed on disk; None when nothing did.
 
     The new version inherits seed, slice count, per-shard slice size and config, so
-    each retrained shard equals a from-scratch training on its remaining data.
+    each retrained shard equals a from-scratch training on its remaining data. It
+    trains on as many workers as the version was trained with (unless `workers` says
+    otherwise), so retrain and full-train seconds compare like for like.
     """
     reg = Registry(models_dir)
     snap = SnapshotRef.from_path(version["snapshot"]["path"])
@@ -154,25 +148,17 @@ def retrain_version(
     gone = set(previous) - set(shard_records)
     if not changed and not gone:
         return None
-    shards: list[dict] = []
-    for shard, records in sorted(shard_records.items()):
-        if shard not in changed:
-            shards.append(previous[shard])
-            continue
-        prev = previous.get(shard)
-        res = sisa.train_shard(
-            trainer,
-            records,
-            shard=shard,
-            seed=base_seed,
-            n_slices=n_slices,
-            ckpt_dir=ckpt_dir,
-            slice_size=prev["slice_size"] if prev else None,
-        )
-        shards.append(res.to_dict())
+    jobs = [(trainer, records, shard, base_seed, n_slices, ckpt_dir,
+             previous[shard]["slice_size"] if shard in previous else None)
+            for shard, records in sorted(shard_records.items()) if shard in changed]
+    workers = workers or int(version.get("timings", {}).get("workers", 1))
+    retrained, run = _run_shards(version["kind"], jobs, progress=progress, workers=workers)
+    by_shard = {r["shard"]: r for r in retrained}
+    shards = [by_shard.get(shard) or previous[shard] for shard in sorted(shard_records)]
     timings = {
         "retrained_shards": changed,
-        "retrain_seconds": round(sum(s["seconds"] for s in shards if s["shard"] in changed), 3),
+        "retrain_seconds": run["train_seconds"],
+        "workers": run["workers"],
         "total_seconds": round(time.perf_counter() - t0, 3),
         "full_train_seconds": full_train_seconds(version),
     }
