@@ -23,6 +23,12 @@ def test_person_finds_full_names_in_context():
     assert names("omg justin bieber and Selena Gomez at the mall") == ["justin bieber", "Selena Gomez"]
 
 
+def test_person_leaves_honorifics_out_of_the_name():
+    got = names("Hello, this is Dr. Anette Lahtela speaking.")
+    assert got and got[0].startswith("Anette") and not any("Dr" in n for n in got)
+    assert names("I met Dr Smith today") == ["Smith"]
+
+
 def test_person_ignores_plain_capitalised_words():
     assert names("The Weather Is Nice Today In The Morning") == []
     assert names("I love this song so much") == []
