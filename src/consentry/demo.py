@@ -201,6 +201,8 @@ def run(settings: Settings | None = None, opts: DemoOptions | None = None, conso
 
     console.rule(f"3. Redacted training snapshots as of {opts.as_of}, erasures and opt-outs")
     report = run_demo(network, settings, ledger, packs=PACKS, as_of=opts.as_of, erasures=opts.erasures, opt_outs=opts.opt_outs)
+    console.print("[dim]`forget --pending` processes every ledger event not processed before: on a new ledger "
+                  "that is the whole imported consent history, so later opt-outs count too[/dim]")
     console.print(report.text())
     out["snapshots"] = {ref: {"included": inc, "content_hash": h} for ref, (inc, h) in report.after.items()}
     out["verify_erasure_ok"] = bool(getattr(report.verify, "ok", False))
