@@ -166,6 +166,7 @@ def run_one(data: Path, out: Path, mode: str, pack: str, threads: int) -> dict:
     """One timed run in this (fresh) process: 'decide' or the 'copy' peer."""
     import duckdb
 
+    from consentry.cli.policy import write_decisions
     from consentry.policy.decide import decide
 
     t0 = time.perf_counter()
@@ -173,14 +174,12 @@ def run_one(data: Path, out: Path, mode: str, pack: str, threads: int) -> dict:
     con = duckdb.connect()
     con.execute("SET memory_limit='4GB'")
     con.execute(f"SET threads={threads}")
-    con.execute("SET preserve_insertion_order=false")
     for name in ("members", "items", "signins", "consent_events", "requests", "notices"):
         con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{data / (name + '.parquet')}')")
     if mode == "copy":
-        con.execute(f"COPY (SELECT item_id, member_id FROM items) TO '{out}' (FORMAT parquet, COMPRESSION zstd)")
+        write_decisions(con, con.sql("SELECT item_id, member_id FROM items"), out)
     else:
-        rel = decide(con, pack, "genai_training", AS_OF)
-        con.execute(f"COPY ({rel.sql_query()}) TO '{out}' (FORMAT parquet, COMPRESSION zstd)")
+        write_decisions(con, decide(con, pack, "genai_training", AS_OF), out)  # what `consentry decide` runs
     seconds = time.perf_counter() - t0
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)

@@ -75,6 +75,19 @@ def _load(pack: str):  # noqa: ANN202
         raise typer.Exit(2) from exc
 
 
+def write_decisions(con, rel, out: Path) -> str:  # noqa: ANN001 - duckdb connection and relation
+    """Write the decision table to `out` (.parquet, .csv, .jsonl/.json by suffix); returns the format.
+
+    The one way decisions are written, shared with `benchmarks/decide.py` so that
+    the benchmark measures exactly what this command does.
+    """
+    fmt = {".csv": "csv", ".jsonl": "json", ".json": "json"}.get(out.suffix, "parquet")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    path = str(out).replace("'", "''")
+    con.execute(f"COPY ({rel.sql_query()}) TO '{path}' (FORMAT {fmt})")
+    return fmt
+
+
 def decide_cmd(
     network: Path = typer.Option(None, "--network", help="export directory (default: $CONSENTRY_HOME/network)"),
     pack: str = typer.Option(..., "--pack", help="pack name (consentry pack list) or YAML file"),
@@ -94,10 +107,8 @@ def decide_cmd(
     p = _load(pack)
     con, quarantined = open_export(network or get_settings().network, quiet, raw)
     rel = decide(con, p, purpose, as_of)
-    fmt = {".csv": "csv", ".jsonl": "json", ".json": "json"}.get(out.suffix, "parquet")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    fmt = write_decisions(con, rel, out)
     path = str(out).replace("'", "''")
-    con.execute(f"COPY ({rel.sql_query()}) TO '{path}' (FORMAT {fmt})")
     summary = con.sql(
         f"SELECT coalesce(region_group, '(unknown)') AS g, count(*) AS n, count_if(allowed) AS ok "
         f"FROM read_{'parquet' if fmt == 'parquet' else 'json_auto' if fmt == 'json' else 'csv_auto'}('{path}') "
