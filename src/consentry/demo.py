@@ -130,14 +130,14 @@ def _canary_members(network: Path, snapshot_dir: Path, n: int) -> list[str]:
 
 def _model_lines(summaries: list[dict]) -> Table:
     t = Table(title="Forgetting in the models (SISA: only the affected shards retrain)", title_justify="left")
-    for c in ("model", "new version", "members", "shards", "retrain s", "full s", "speed-up", "quality before -> after"):
-        t.add_column(c, justify="left" if c in ("model", "new version", "quality before -> after") else "right")
+    for c in ("model", "members", "shards", "retrain s", "full s", "speed-up", "before -> after"):
+        t.add_column(c, justify="left" if c in ("model", "before -> after") else "right")
     for s in summaries:
         mb, ma = s.get("metrics_before") or {}, s.get("metrics_after") or {}
-        key = "perplexity" if "perplexity" in mb else "recall@10"
-        t.add_row(s["model"], s["new_version"], str(s["members"]), f"{len(s['shards_retrained'] or [])}/{s['shards_total']}",
+        key, short = ("perplexity", "ppl") if "perplexity" in mb else ("recall@10", "R@10")
+        t.add_row(s["model"], str(s["members"]), f"{len(s['shards_retrained'] or [])}/{s['shards_total']}",
                   _seconds(s["retrain_seconds"]), _seconds(s["full_train_seconds"]),
-                  f"{s['speedup']}x" if s["speedup"] else "-", f"{key} {mb.get(key)} -> {ma.get(key)}")
+                  f"{s['speedup']}x" if s["speedup"] else "-", f"{short} {mb.get(key)} -> {ma.get(key)}")
     return t
 
 
@@ -255,6 +255,8 @@ def _train_and_forget(settings: Settings, opts: DemoOptions, console: Console, l
     console.print(rep.text())
     summaries = summarize(rep.models, settings)
     console.print(_model_lines(summaries))
+    for s in summaries:
+        console.print(f"  {s['model']}: {s['old_version']} superseded by {s['new_version']}")
     for s in summaries:
         if s["model"] == "assistant" or s.get("verification"):
             for line in _verification_lines(s.get("verification")):
