@@ -91,3 +91,21 @@ def test_decide_stages_the_export_every_item_in_decisions_or_quarantine(
     decided = {x["item_id"] for x in pq.read_table(out).to_pylist()}
     assert decided == {"a", "b", "c"}
     assert "1 rows quarantined" in " ".join(r.output.split())
+
+
+def test_write_decisions_keeps_strings_and_refuses_values_outside_the_vocabulary(tmp_path: Path) -> None:
+    import duckdb
+
+    from consentry.cli.policy import write_decisions
+
+    con = duckdb.connect()
+    good = con.sql("SELECT 'i1' AS item_id, 'genai_training' AS purpose, ['minor', 'opted_out'] AS reasons, "
+                   "'dpv:Consent' AS legal_basis")
+    write_decisions(con, good, tmp_path / "d.parquet")
+    t = pq.read_table(tmp_path / "d.parquet")
+    assert str(t.schema.field("purpose").type) == "string"
+    assert t.to_pylist() == [{"item_id": "i1", "purpose": "genai_training", "reasons": ["minor", "opted_out"],
+                              "legal_basis": "dpv:Consent"}]
+    bad = con.sql("SELECT 'i1' AS item_id, 'genai_training' AS purpose, ['no_such_reason'] AS reasons")
+    with pytest.raises(duckdb.Error):
+        write_decisions(con, bad, tmp_path / "bad.parquet")
