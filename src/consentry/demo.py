@@ -265,11 +265,10 @@ def _train_and_forget(settings: Settings, opts: DemoOptions, console: Console, l
 
 
 def _member_link(settings: Settings, member: str | None) -> str | None:
-    from consentry.center.auth import make_link_token
+    from consentry.center.auth import signin_url
     from consentry.center.config import CenterSettings
 
     if member is None:
         return None
     cs = CenterSettings()
-    token, _ = make_link_token(cs.signing_key(settings), member)
-    return f"{cs.public_url.rstrip('/')}/signin?token={token}"
+    return signin_url(cs.public_url, cs.signing_key(settings), member)

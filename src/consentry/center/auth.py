@@ -45,6 +45,12 @@ def make_link_token(secret: str, member_id: str) -> tuple[str, str]:
     return link_serializer(secret).dumps({"m": member_id, "j": jti}), jti
 
 
+def signin_url(public_url: str, secret: str, member_id: str) -> str:
+    """The one-time sign-in link `consentry member-link` and the demo print."""
+    token, _ = make_link_token(secret, member_id)
+    return f"{public_url.rstrip('/')}/signin?token={token}"
+
+
 def read_link_token(secret: str, token: str, max_age_s: int) -> tuple[str, str] | None:
     """(member_id, jti) for a valid, unexpired token; None for anything else."""
     try:

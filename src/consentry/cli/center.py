@@ -33,7 +33,7 @@ def member_link(
     base_url: str = typer.Option(None, help="the center's public URL (default CONSENTRY_PUBLIC_URL)"),
 ) -> None:
     """Print a one-time, expiring sign-in link for a member (demo; production uses the identity header)."""
-    from consentry.center.auth import make_link_token
+    from consentry.center.auth import signin_url
     from consentry.center.config import CenterSettings
     from consentry.center.sources import Sources
 
@@ -41,8 +41,7 @@ def member_link(
     if not Sources(settings).member_exists(member_id):
         typer.echo(f"error: no member {member_id!r} in the ledger or the export at {settings.network}", err=True)
         raise typer.Exit(2)
-    token, _ = make_link_token(cs.signing_key(settings), member_id)
-    typer.echo(f"{(base_url or cs.public_url).rstrip('/')}/signin?token={token}")
+    typer.echo(signin_url(base_url or cs.public_url, cs.signing_key(settings), member_id))
 
 
 def register(app: typer.Typer) -> None:
