@@ -123,13 +123,15 @@ def decide_cmd(
     rel = decide(con, p, purpose, as_of)
     fmt = write_decisions(con, rel, out)
     path = str(out).replace("'", "''")
+    written = f"read_{'parquet' if fmt == 'parquet' else 'json_auto' if fmt == 'json' else 'csv_auto'}('{path}')"
     summary = con.sql(
         f"SELECT coalesce(region_group, '(unknown)') AS g, count(*) AS n, count_if(allowed) AS ok "
-        f"FROM read_{'parquet' if fmt == 'parquet' else 'json_auto' if fmt == 'json' else 'csv_auto'}('{path}') "
-        "GROUP BY 1 ORDER BY n DESC"
+        f"FROM {written} GROUP BY 1 ORDER BY n DESC"
     ).fetchall()
+    # The summary reads what was written; CSV flattens the reasons list, so only it re-runs the plan.
+    lists = written if fmt != "csv" else f"({rel.sql_query()})"
     reasons = con.sql(
-        f"SELECT r, count(*) FROM (SELECT unnest(reasons) AS r FROM ({rel.sql_query()})) GROUP BY r ORDER BY 2 DESC"
+        f"SELECT r, count(*) FROM (SELECT unnest(reasons) AS r FROM {lists}) GROUP BY r ORDER BY 2 DESC"
     ).fetchall()
     t = Table(title=f"{purpose} as of {as_of}, pack {p.name}")
     t.add_column("region group")
