@@ -139,3 +139,39 @@ def test_shared_tweets_person_recall(shared_dir):
     r = score([e.gold for e in ex], [detect_person(e.text) for e in ex], {PiiType.PERSON})
     o = r["overlap"][PiiType.PERSON]
     assert o.precision >= 0.7 and o.recall >= 0.6, (o.precision, o.recall)
+
+
+def test_person_reads_names_glued_into_one_word_and_hashtags():
+    from consentry.redact.gazetteer import first_names, last_names
+    from consentry.redact.lexicon import word_set
+    from consentry.redact.person import glued_name, is_candidate
+
+    assert glued_name("RayWilkins") != "-"
+    assert glued_name("dianeabbott") != "-"
+    assert glued_name("Weather") == "-" and glued_name("weatherforecast") == "-"
+    fn, ln, cw = first_names(), last_names(), word_set("common_words.txt")
+    assert is_candidate("#Poroshenko", fn, ln, cw) and is_candidate("#selena", fn, ln, cw)
+    assert not is_candidate("#2024", fn, ln, cw) and not is_candidate("#tonight", fn, ln, cw)
+    assert names("#Poroshenko visits Berlin") == ["#Poroshenko"]
+
+
+def test_person_weighs_how_common_a_capitalised_word_is_in_english():
+    assert names("Dzeko scores again") == ["Dzeko"]
+    assert names("Bridge closed again") == []
+
+
+def test_person_gazetteer_has_surnames_of_other_countries_with_and_without_accents():
+    from consentry.redact.gazetteer import last_names
+
+    ln = last_names()
+    assert "dvořák" in ln and "dvorak" in ln and "agüero" in ln and "aguero" in ln
+
+
+def test_person_pair_evidence_combines_adjacent_weak_words_only():
+    from consentry.redact.person import pair_evidence, tokenize
+
+    text = "met Wolfgang Munchau , Bob"
+    toks = tokenize(text)
+    out = pair_evidence(text, toks, {1: 0.2, 2: 0.1, 4: 0.3})
+    assert out[1] == pytest.approx(1 - 0.8 * 0.9) and out[2] == pytest.approx(1 - 0.9 * 0.8)
+    assert out[4] == 0.3  # a comma between: no shared evidence

@@ -1,13 +1,22 @@
 """First- and last-name lists used as features by the PERSON recogniser.
 
-They are read from two small PyPI packages rather than copied into ours: `names`
+They are read from small PyPI packages rather than copied into ours: `names`
 (US census 1990 first and last names with frequency ranks) and `gender-guesser`
-(about 45,000 first names from many countries, Jörg Michael's nam_dict). Either may
-be absent: the recogniser then runs with weaker features, never fails.
+(about 45,000 first names from many countries, Jörg Michael's nam_dict), and the
+person-name lists of `faker`'s locales (first and last names of some 70 languages and
+countries: "Dvořák", "Agüero", also listed without their accents). English
+word frequencies come from `wordfreq` (Wikipedia, subtitles, news, books, web and
+social-media text): a capitalised word that is rare as an English word ("Dzeko",
+"Winehouse") is more likely a name than a frequent one ("Bridge", "Trading"). Any of
+them may be absent: the recogniser then runs with weaker features, never fails.
 """
 
 from __future__ import annotations
 
+import importlib
+import math
+import pkgutil
+import unicodedata
 from functools import lru_cache
 from importlib import resources
 
@@ -36,18 +45,59 @@ def first_names() -> dict[str, int]:
         name = line[3:29].strip().replace("+", "-").lower()
         if name and " " not in name:
             out.setdefault(name, 3)
+    for name in _faker_names("first_names", "first_names_male", "first_names_female"):
+        out.setdefault(name, 3)
     return out
 
 
 @lru_cache(maxsize=1)
 def last_names() -> dict[str, int]:
-    """lowercase surname -> rank bucket (0 = top 1,000 .. 2 = rare)."""
+    """lowercase surname -> rank bucket (0 = top 1,000 .. 2 = rare US surname, 3 = other countries)."""
     out: dict[str, int] = {}
     text = _read("names", "dist.all.last") or ""
     for rank, line in enumerate(text.splitlines()):
         if line.strip():
             out.setdefault(line.split()[0].lower(), 0 if rank < 1000 else 1 if rank < 10000 else 2)
+    for name in _faker_names("last_names"):
+        out.setdefault(name, 3)
     return out
+
+
+def _faker_names(*attrs: str) -> set[str]:
+    """Lowercase one-word names from every `faker` person provider, with and without accents."""
+    try:
+        import faker.providers.person as providers
+    except ImportError:
+        return set()
+    out: set[str] = set()
+    for mod in pkgutil.iter_modules(providers.__path__):
+        try:
+            prov = importlib.import_module(f"{providers.__name__}.{mod.name}").Provider
+        except (ImportError, AttributeError):
+            continue
+        for attr in attrs:
+            names = getattr(prov, attr, None)
+            if not isinstance(names, (dict, list, tuple)):
+                continue
+            for name in names:
+                if isinstance(name, str) and name.isalpha():
+                    low = name.lower()
+                    out.add(low)
+                    out.add("".join(c for c in unicodedata.normalize("NFKD", low) if not unicodedata.combining(c)))
+    return out
+
+
+@lru_cache(maxsize=1)
+def english_zipf() -> dict[str, int]:
+    """lowercase word -> Zipf frequency in English, rounded (1 = about once per 100M words .. 8 = "the").
+
+    Words wordfreq does not list are absent (the caller reads them as 0).
+    """
+    try:
+        from wordfreq import get_frequency_dict
+    except ImportError:
+        return {}
+    return {w: max(1, round(math.log10(f) + 9)) for w, f in get_frequency_dict("en", wordlist="best").items() if f > 0}
 
 
 @lru_cache(maxsize=1)

@@ -3,17 +3,21 @@
 Why this design (chosen by measurement, see the benchmark): spaCy's small English
 NER finds about a third of the person names in tweets and runs at tens to a few
 hundred texts per second. Here, only tokens that *could* be a name are scored
-(capitalised words, or any word in the first/last-name lists), with a logistic
-regression over sparse features: the word, its shape, character prefixes and
-suffixes (2-4 letters: "-ić", "-sen", "Mc-" carry over to names never seen),
-first/last-name list ranks, common-word membership, neighbouring words and their
-shapes, a preceding honorific, sentence position and how the whole text is cased
-(tweets in lower case or ALL CAPS). Honorifics ("Dr.", "Mr") are context, never part
-of a name. Adjacent positive tokens merge into one span ("Ana Silva"). The weights
-(`data/person_model.json`) are trained on public training sections only (WNUT-17
-train, BTC sections A, B and E) by `python -m consentry.redact.train_person`; the
-evaluation sets (WNUT-17 dev, BTC G, Presidio's synthetic set) are never used. The
-decision threshold (0.2) and the L2 strength were chosen by cross-validation on the
+(capitalised words, or any word in the first/last-name lists; a hashtag by its text),
+with a logistic regression over sparse features: the word, its shape, character
+prefixes and suffixes (2-4 letters: "-ić", "-sen", "Mc-" carry over to names never
+seen), first/last-name list ranks (US census, nam_dict, faker's locales), a first
+name glued to a surname ("RayWilkins"), the word's frequency in English (wordfreq: a
+capitalised word rare in English, "Dzeko", is likelier a name than "Bridge"),
+common-word membership, neighbouring words with their shapes and frequencies, a
+preceding honorific, sentence position and how the whole text is cased (tweets in
+lower case or ALL CAPS). Honorifics ("Dr.", "Mr") are context, never part of a name.
+Two adjacent candidates share their evidence (`pair_evidence`: "Wolfgang Munchau",
+each weak alone), and adjacent positive tokens merge into one span ("Ana Silva"). The
+weights (`data/person_model.json`) are trained on public training sections only
+(WNUT-17 train, BTC sections A, B and E) by `python -m consentry.redact.train_person`;
+the evaluation sets (WNUT-17 dev, BTC G, Presidio's synthetic set) are never used. The
+decision threshold (0.275) and the L2 strength were chosen by cross-validation on the
 training sections, each fold holding out one whole section, for recall-weighted F2.
 """
 
@@ -25,7 +29,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-from consentry.redact.gazetteer import first_names, last_names, place_words
+from consentry.redact.gazetteer import english_zipf, first_names, last_names, place_words
 from consentry.redact.lexicon import word_set
 from consentry.redact.spans import Span
 from consentry.vocab import PiiType
@@ -68,8 +72,40 @@ def shape(tok: str) -> str:
     return "o"
 
 
+_CAMEL = re.compile(r"[A-Z][a-z]+|[A-Z]+(?![a-z])")
+
+
+@lru_cache(maxsize=200_000)
+def glued_name(word: str) -> str:
+    """First/last-name ranks of a name written as one word ("RayWilkins", "dianeabbott"), else "-".
+
+    Camel case splits at the capitals; a lowercase word is tried at every point that
+    leaves a listed first name (3+ letters) followed by a listed surname (3+ letters).
+    """
+    fn, ln = first_names(), last_names()
+    if not word.islower():
+        if word[1:].islower() or word.isupper():
+            return "-"
+        parts = [p.lower() for p in _CAMEL.findall(word)]
+        if len(parts) >= 2 and parts[0] in fn and (parts[-1] in ln or parts[-1] in fn):
+            return f"{fn[parts[0]]}{ln.get(parts[-1], '-')}"
+        return "-"
+    for k in range(3, len(word) - 2):
+        head, tail = word[:k], word[k:]
+        if head in fn and tail in ln:
+            return f"{fn[head]}{ln[tail]}"
+    return "-"
+
+
+def _body(tok: str) -> str:
+    """A hashtag is scored by its text ("#Poroshenko" as "Poroshenko")."""
+    return tok[1:] if tok[:1] == "#" and len(tok) > 1 else tok
+
+
 def is_candidate(tok: str, fn: dict, ln: dict, cw: frozenset) -> bool:
-    """Capitalised words, and lowercase words on a name list that are not common words."""
+    """Capitalised words, and lowercase words on a name list that are not common words;
+    the same for the text of a hashtag ("#Poroshenko")."""
+    tok = _body(tok)
     c = tok[:1]
     if not c.isalpha():
         return False
@@ -98,6 +134,8 @@ def text_case(tokens: list[tuple[int, int, str]]) -> str:
 
 def intrinsic_features(tok: str, case: str, fn: dict, ln: dict, cw: frozenset) -> list[str]:
     """Features of the token itself (cacheable per token and text casing)."""
+    tag = str(tok[:1] == "#")
+    tok = _body(tok)
     low = tok.lower()
     sh = shape(tok)
     f_fn = fn.get(low)
@@ -106,7 +144,15 @@ def intrinsic_features(tok: str, case: str, fn: dict, ln: dict, cw: frozenset) -
     sfn = str(f_fn) if f_fn is not None else "-"
     sln = str(f_ln) if f_ln is not None else "-"
     place = str(low in place_words())
+    zf = str(english_zipf().get(low, 0))
+    glue = glued_name(tok)
     return [
+        "hash=" + tag,
+        "hash+sh=" + tag + sh,
+        "glue=" + glue,
+        "zf=" + zf,
+        "zf+sh=" + zf + sh + case,
+        "zf+fn+ln=" + zf + sfn + sln,
         "org=" + str(low in _ORG_WORDS),
         "pl=" + place,
         "pl+fn+ln=" + place + sfn + sln,
@@ -140,6 +186,7 @@ def prev1_features(prev: str, fn: dict, ln: dict) -> list[str]:
     pl = prev.lower()
     return ["p1=" + pl, "p1sh=" + _nshape(prev), "p1fn=" + str(fn.get(pl, "-")),
             "p1ln=" + str(ln.get(pl, "-")), "p1pl=" + str(pl in place_words()),
+            "p1zf=" + str(english_zipf().get(pl, 0)) + _nshape(prev),
             "p1org=" + str(pl in _ORG_WORDS)]
 
 
@@ -147,11 +194,17 @@ def next1_features(nxt: str, fn: dict, ln: dict) -> list[str]:
     nl = nxt.lower()
     return ["n1=" + nl, "n1sh=" + _nshape(nxt), "n1ln=" + str(ln.get(nl, "-")),
             "n1fn=" + str(fn.get(nl, "-")), "n1pl=" + str(nl in place_words()),
+            "n1zf=" + str(english_zipf().get(nl, 0)) + _nshape(nxt),
             "n1org=" + str(nl in _ORG_WORDS)]
 
 
+def second_features(kind: str, tok: str) -> list[str]:
+    """The word two before or after ("Alex , Harry . Dave"): itself and its shape."""
+    return [kind + "=" + tok.lower(), kind + "sh=" + _nshape(tok)]
+
+
 def local_features(tok: str, prev: str, prev2: str, nxt: str, nxt2: str, first: bool, cw: frozenset) -> list[str]:
-    sh = shape(tok)
+    sh = shape(_body(tok))
     start = str(first or prev in _SENT_END)
     return [
         "start=" + start,
@@ -179,9 +232,9 @@ def context_features(tokens: list[tuple[int, int, str]], i: int, fn: dict, ln: d
     return (
         local_features(tokens[i][2], prev, prev2, nxt, nxt2, i == 0, cw)
         + prev1_features(prev, fn, ln)
-        + ["p2=" + prev2.lower()]
+        + second_features("p2", prev2)
         + next1_features(nxt, fn, ln)
-        + ["n2=" + nxt2.lower()]
+        + second_features("n2", nxt2)
     )
 
 
@@ -200,18 +253,16 @@ def _model() -> tuple[dict[str, float], float]:
 
 
 _CACHE: dict[tuple[str, str], float] = {}
+_CANDIDATE: dict[str, bool] = {}
 
 
-def _cached(kind: str, key: str, make) -> float:
+def _weigh(key: tuple[str, str], feats: list[str]) -> float:
     """Sum of weights of features that depend on one token only, memoised per token."""
-    k = (kind, key)
-    z = _CACHE.get(k)
-    if z is None:
-        get = _model()[0].get
-        z = sum(get(f, 0.0) for f in make())
-        if len(_CACHE) > 500_000:
-            _CACHE.clear()
-        _CACHE[k] = z
+    get = _model()[0].get
+    z = sum(get(f, 0.0) for f in feats)
+    if len(_CACHE) > 500_000:
+        _CACHE.clear()
+    _CACHE[key] = z
     return z
 
 
@@ -228,50 +279,86 @@ def token_probs(text: str) -> tuple[list[tuple[int, int, str]], dict[int, float]
         return tokens, {}
     fn, ln, cw = first_names(), last_names(), word_set("common_words.txt")
     case = text_case(tokens)
+    wkind = "w" + case
     probs: dict[int, float] = {}
     get = weights.get
+    cache = _CACHE.get
     for i, (_, _, tok) in enumerate(tokens):
-        if not is_candidate(tok, fn, ln, cw):
+        cand = _CANDIDATE.get(tok)
+        if cand is None:
+            if len(_CANDIDATE) > 500_000:
+                _CANDIDATE.clear()
+            cand = _CANDIDATE[tok] = is_candidate(tok, fn, ln, cw)
+        if not cand:
             continue
         prev, prev2, nxt, nxt2 = _neighbours(tokens, i)
-        z = (
-            _cached("w" + case, tok, lambda: intrinsic_features(tok, case, fn, ln, cw))
-            + _cached("p1", prev, lambda: prev1_features(prev, fn, ln))
-            + _cached("p2", prev2, lambda: ["p2=" + prev2.lower()])
-            + _cached("n1", nxt, lambda: next1_features(nxt, fn, ln))
-            + _cached("n2", nxt2, lambda: ["n2=" + nxt2.lower()])
-            + sum(get(f, 0.0) for f in local_features(tok, prev, prev2, nxt, nxt2, i == 0, cw))
-        )
+        z = sum(get(f, 0.0) for f in local_features(tok, prev, prev2, nxt, nxt2, i == 0, cw))
+        k = (wkind, tok)
+        part = cache(k)
+        z += part if part is not None else _weigh(k, intrinsic_features(tok, case, fn, ln, cw))
+        k = ("p1", prev)
+        part = cache(k)
+        z += part if part is not None else _weigh(k, prev1_features(prev, fn, ln))
+        k = ("p2", prev2)
+        part = cache(k)
+        z += part if part is not None else _weigh(k, second_features("p2", prev2))
+        k = ("n1", nxt)
+        part = cache(k)
+        z += part if part is not None else _weigh(k, next1_features(nxt, fn, ln))
+        k = ("n2", nxt2)
+        part = cache(k)
+        z += part if part is not None else _weigh(k, second_features("n2", nxt2))
         probs[i] = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
     return tokens, probs
+
+
+def pair_evidence(text: str, tokens: list[tuple[int, int, str]], probs: dict[int, float]) -> dict[int, float]:
+    """Each candidate's probability combined with its likelier adjacent candidate's.
+
+    Two weak but adjacent name-like words ("Wolfgang Munchau" at 0.16 and 0.13) are
+    better evidence of a name than either alone: 1 - (1 - p)(1 - p_neighbour).
+    """
+    out = dict(probs)
+    for i, p in probs.items():
+        best = 0.0
+        for j in (i - 1, i + 1):
+            q = probs.get(j)
+            if q is not None and q > best:
+                a, b = (j, i) if j < i else (i, j)
+                if not text[tokens[a][1]:tokens[b][0]].strip():
+                    best = q
+        if best:
+            out[i] = 1.0 - (1.0 - p) * (1.0 - best)
+    return out
 
 
 def detect_person(text: str, threshold: float | None = None) -> list[Span]:
     tokens, probs = token_probs(text)
     if not probs:
         return []
+    probs = pair_evidence(text, tokens, probs)
     thr = _model()[1] if threshold is None else threshold
+    positive = sorted(i for i, p in probs.items() if p >= thr)
+    if not positive:
+        return []
     out: list[Span] = []
-    run: list[int] = []
 
-    def close() -> None:
-        if run:
-            s, e = tokens[run[0]][0], tokens[run[-1]][1]
-            scored = [probs[j] for j in run if j in probs]
-            score = sum(scored) / len(scored)
-            out.append(Span(s, e, PiiType.PERSON, round(score, 4)))
-            run.clear()
+    def close(run: list[int]) -> None:
+        scored = [probs[j] for j in run if j in probs]
+        out.append(Span(tokens[run[0]][0], tokens[run[-1]][1], PiiType.PERSON, round(sum(scored) / len(scored), 4)))
 
-    for i in range(len(tokens)):
-        p = probs.get(i)
-        if p is not None and p >= thr:
-            # merge with the previous positive token when only spaces separate them
-            if run and text[tokens[run[-1]][1]:tokens[i][0]].strip():
-                close()
-            run.append(i)
-        elif run and tokens[i][2].lower() in _PARTICLES and i + 1 < len(tokens) and probs.get(i + 1, 0) >= thr:
-            run.append(i)  # "Vincent van Gogh"
+    def spaced(a: int, b: int) -> bool:
+        return not text[tokens[a][1]:tokens[b][0]].strip()
+
+    run = [positive[0]]
+    for i in positive[1:]:
+        last = run[-1]
+        if i == last + 1 and spaced(last, i):
+            run.append(i)  # only spaces between two positive tokens: one name
+        elif i == last + 2 and tokens[last + 1][2].lower() in _PARTICLES and spaced(last, last + 1) and spaced(last + 1, i):
+            run += [last + 1, i]  # "Vincent van Gogh"
         else:
-            close()
-    close()
+            close(run)
+            run = [i]
+    close(run)
     return out

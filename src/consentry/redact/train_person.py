@@ -111,6 +111,7 @@ def cv_threshold(examples: list[Example], c: float, grid=tuple(round(0.1 + 0.025
         vec, clf = fit(X, y, c)
         person._model.cache_clear()
         person._CACHE.clear()
+        person._CANDIDATE.clear()
         orig = person._model
         w = to_weights(vec, clf, X)
         person._model = lambda w=w: (w, 0.5)  # type: ignore[assignment]
