@@ -175,3 +175,14 @@ def test_person_pair_evidence_combines_adjacent_weak_words_only():
     out = pair_evidence(text, toks, {1: 0.2, 2: 0.1, 4: 0.3})
     assert out[1] == pytest.approx(1 - 0.8 * 0.9) and out[2] == pytest.approx(1 - 0.9 * 0.8)
     assert out[4] == 0.3  # a comma between: no shared evidence
+
+
+def test_training_features_use_the_common_words_they_are_given():
+    """Cross-validation folds pass common words derived from their own training part."""
+    from consentry.redact.datasets import Example
+    from consentry.redact.train_person import featurize
+
+    ex = [Example("x", "will you call will smith", [(13, 24, PiiType.PERSON)])]
+    tokens_all, labels_all = featurize(ex, frozenset())
+    tokens_cw, labels_cw = featurize(ex, frozenset({"will"}))
+    assert len(tokens_all) == len(tokens_cw) + 2 and sum(labels_all) == sum(labels_cw) + 1

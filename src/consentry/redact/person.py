@@ -17,7 +17,7 @@ each weak alone), and adjacent positive tokens merge into one span ("Ana Silva")
 weights (`data/person_model.json`) are trained on public training sections only
 (WNUT-17 train, BTC sections A, B and E) by `python -m consentry.redact.train_person`;
 the evaluation sets (WNUT-17 dev, BTC G, Presidio's synthetic set) are never used. The
-decision threshold (0.275) and the L2 strength were chosen by cross-validation on the
+decision threshold (0.3) and the L2 strength were chosen by cross-validation on the
 training sections, each fold holding out one whole section, for recall-weighted F2.
 """
 

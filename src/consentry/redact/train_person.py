@@ -42,12 +42,14 @@ def common_words_from(examples: list[Example], min_count: int = 3) -> list[str]:
     return sorted(w for w, c in counts.items() if c >= min_count and w not in in_name and len(w) > 1)
 
 
-def featurize(examples: list[Example]) -> tuple[list[list[str]], list[int]]:
+def featurize(examples: list[Example], cw: frozenset[str] | None = None) -> tuple[list[list[str]], list[int]]:
+    """Features and labels of every candidate token; `cw`: the common words (default: the shipped list)."""
     from consentry.redact.gazetteer import first_names, last_names
     from consentry.redact.lexicon import word_set
     from consentry.redact.person import is_candidate, text_case, token_features, tokenize
 
-    fn, ln, cw = first_names(), last_names(), word_set("common_words.txt")
+    fn, ln = first_names(), last_names()
+    cw = word_set("common_words.txt") if cw is None else cw
     X, y = [], []
     for ex in examples:
         toks = tokenize(ex.text)
@@ -96,7 +98,8 @@ def cv_threshold(examples: list[Example], c: float, grid=tuple(round(0.1 + 0.025
     each example) each fold holds out one whole section, trained on the others: the
     model is used on text from other sources and periods (as the benchmark's sets are),
     where its scores run lower than on tweets mixed into its own training folds.
-    Without, 4 interleaved folds.
+    Without, 4 interleaved folds. Each fold derives its common words from its own
+    training part only, so that no word's use in a held-out name leaks into the fold.
     """
     from consentry.redact import person
     from consentry.redact.evaluate import PRF, score
@@ -107,14 +110,16 @@ def cv_threshold(examples: list[Example], c: float, grid=tuple(round(0.1 + 0.025
         held_out = [(groups[i] == k) if groups is not None else (i % 4 == k) for i in range(len(examples))]
         train = [e for e, h in zip(examples, held_out) if not h]
         held = [e for e, h in zip(examples, held_out) if h]
-        X, y = featurize(train)
+        cw = frozenset(common_words_from(train))
+        X, y = featurize(train, cw)
         vec, clf = fit(X, y, c)
         person._model.cache_clear()
         person._CACHE.clear()
         person._CANDIDATE.clear()
-        orig = person._model
+        orig, orig_words = person._model, person.word_set
         w = to_weights(vec, clf, X)
         person._model = lambda w=w: (w, 0.5)  # type: ignore[assignment]
+        person.word_set = lambda name, cw=cw: cw if name == "common_words.txt" else orig_words(name)  # type: ignore[assignment]
         try:
             for t in grid:
                 r = score([e.gold for e in held], [person.detect_person(e.text, t) for e in held], {PiiType.PERSON})
@@ -124,8 +129,9 @@ def cv_threshold(examples: list[Example], c: float, grid=tuple(round(0.1 + 0.025
                 totals[t].tp_gold += o.tp_gold
                 totals[t].n_gold += o.n_gold
         finally:
-            person._model = orig
+            person._model, person.word_set = orig, orig_words
             person._CACHE.clear()
+            person._CANDIDATE.clear()
     for t in grid:
         p, r = totals[t].precision, totals[t].recall
         print(f"  cv threshold {t:.3f}: P {p:.3f} R {r:.3f} F1 {totals[t].f1:.3f} F2 {f_beta(p, r):.3f}")
