@@ -40,7 +40,7 @@ def test_demo_without_training_decides_snapshots_and_erases(tmp_path: Path) -> N
 @pytest.mark.slow
 def test_demo_trains_forgets_and_verifies(tmp_path: Path) -> None:
     tiny = {"d_model": 32, "n_layers": 1, "n_heads": 2, "context": 96, "lr": 0.01, "batch_size": 8,
-            "epochs_per_stage": 1, "min_steps_per_stage": 0}
+            "epochs_per_stage": 1, "min_steps_per_stage": 0, "base_steps": 10}  # a token public base
     out, text = _run(tmp_path, assistant_config=tiny, matcher_config={"encoder": "hashed-bow"}, forget_members=2)
     assert "perplexity" in out["trained"]["assistant"]["metrics"]
     models = {s["model"]: s for s in out["forget_models"]}

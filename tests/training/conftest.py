@@ -9,7 +9,8 @@ import pytest
 from consentry.training.fixtures import synthetic_corpus, write_snapshot
 
 TINY = {"d_model": 32, "n_layers": 1, "n_heads": 2, "context": 96, "lr": 0.01, "batch_size": 8,
-        "epochs_per_stage": 2, "min_steps_per_stage": 0, "weight_decay": 0.0, "holdout_every": 10}
+        "epochs_per_stage": 2, "min_steps_per_stage": 0, "weight_decay": 0.0, "holdout_every": 10,
+        "dropout": 0.0, "base_corpus": None}  # no public base: tests of the base set their own
 
 
 @pytest.fixture

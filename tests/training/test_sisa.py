@@ -104,8 +104,9 @@ def test_slices_before_a_removal_keep_their_hashes() -> None:
 
 @pytest.mark.slow
 def test_parallel_shards_give_the_same_checkpoints(snapshot: Path, tmp_path: Path, tiny: dict) -> None:
-    a = train_version("assistant", snapshot, tmp_path / "a", config=tiny, n_slices=2, progress=False, evaluate=False)
-    b = train_version("assistant", snapshot, tmp_path / "b", config=tiny, n_slices=2, progress=False, evaluate=False,
+    cfg = {**tiny, "base_corpus": "python-docs", "base_steps": 8}  # workers load the shared base too
+    a = train_version("assistant", snapshot, tmp_path / "a", config=cfg, n_slices=2, progress=False, evaluate=False)
+    b = train_version("assistant", snapshot, tmp_path / "b", config=cfg, n_slices=2, progress=False, evaluate=False,
                       workers=2)
     assert [s["data_hash"] for s in a["shards"]] == [s["data_hash"] for s in b["shards"]]
     for s in a["shards"]:

@@ -6,12 +6,18 @@ Bytes need no training, no download, and spell out any string exactly, which the
 canary test relies on. The shards' next-byte distributions are averaged (SISA's
 aggregation for generative models), so the ensemble is a proper distribution for
 perplexity, sampling and exposure.
+
+Every constituent starts from one shared base model pretrained on public text
+(`corpora`), which contains no member's data and is therefore never retrained by
+a forget; its corpus hash enters every checkpoint key.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -19,6 +25,7 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from rich.progress import Progress
 
 from consentry.training.data import read_shards
 from consentry.training.sisa import Record
@@ -40,13 +47,16 @@ class AssistantConfig:
     epochs_per_stage: int = 2
     min_steps_per_stage: int = 60  # small shards repeat epochs so constituents still converge
     weight_decay: float = 0.0
+    dropout: float = 0.1
     holdout_every: int = 20  # 1 in N items (by item_id hash) is held out for perplexity
+    base_corpus: str | None = "python-docs"  # public text the shared base is pretrained on; None: from scratch
+    base_steps: int = 1200
 
     @classmethod
     def tiny(cls) -> AssistantConfig:
         """For tests: a few thousand parameters; memorises a handful of posts quickly."""
         return cls(d_model=32, n_layers=1, n_heads=2, context=96, lr=1e-2, batch_size=8, epochs_per_stage=3,
-                   min_steps_per_stage=0)
+                   min_steps_per_stage=0, dropout=0.0, base_corpus=None)
 
 
 def encode(text: str, context: int) -> list[int]:
@@ -59,9 +69,10 @@ def decode(tokens: Sequence[int]) -> str:
 
 
 class Block(nn.Module):
-    def __init__(self, d: int, h: int) -> None:
+    def __init__(self, d: int, h: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.h = h
+        self.drop = nn.Dropout(dropout)
         self.ln1 = nn.LayerNorm(d)
         self.qkv = nn.Linear(d, 3 * d)
         self.proj = nn.Linear(d, d)
@@ -73,8 +84,8 @@ class Block(nn.Module):
         q, k, v = self.qkv(self.ln1(x)).split(d, dim=2)
         q, k, v = (z.view(b, t, self.h, d // self.h).transpose(1, 2) for z in (q, k, v))
         a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        x = x + self.proj(a.transpose(1, 2).reshape(b, t, d))
-        return x + self.mlp(self.ln2(x))
+        x = x + self.drop(self.proj(a.transpose(1, 2).reshape(b, t, d)))
+        return x + self.drop(self.mlp(self.ln2(x)))
 
 
 class ByteLM(nn.Module):
@@ -83,13 +94,14 @@ class ByteLM(nn.Module):
         self.cfg = cfg
         self.tok = nn.Embedding(VOCAB, cfg.d_model)
         self.pos = nn.Embedding(cfg.context + 1, cfg.d_model)
-        self.blocks = nn.ModuleList(Block(cfg.d_model, cfg.n_heads) for _ in range(cfg.n_layers))
+        self.drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList(Block(cfg.d_model, cfg.n_heads, cfg.dropout) for _ in range(cfg.n_layers))
         self.ln = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, VOCAB, bias=False)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         pos = torch.arange(idx.shape[1])
-        x = self.tok(idx) + self.pos(pos)
+        x = self.drop(self.tok(idx) + self.pos(pos))
         for blk in self.blocks:
             x = blk(x)
         return self.head(self.ln(x))
@@ -113,9 +125,46 @@ class AssistantTrainer:
 
     def __init__(self, cfg: AssistantConfig | None = None) -> None:
         self.cfg = cfg or AssistantConfig()
+        self.base: dict | None = None  # lineage of the shared base, set by setup()
+        self._base_file: Path | None = None
 
     def config(self) -> dict:
         return {"model": "bytelm", **asdict(self.cfg)}
+
+    def setup(self, ckpt_dir: Path, *, seed: int, progress: bool = False) -> dict | None:
+        """Pretrain the shared base on the public corpus, or reuse it; returns its lineage.
+
+        Called once before the shards train (workers then only load it). The base's
+        file name is keyed by config, seed and corpus hash, so reuse is exact.
+        """
+        if not self.cfg.base_corpus or self.cfg.base_steps <= 0:
+            return None
+        from consentry.training.corpora import corpus_hash, public_corpus
+        from consentry.training.sisa import _atomic_save, derive_seed, set_deterministic, sha256
+
+        texts = public_corpus(self.cfg.base_corpus)
+        c_hash = corpus_hash(texts)
+        key = sha256("base", json.dumps(self.config(), sort_keys=True), str(seed), c_hash)
+        path = Path(ckpt_dir) / f"base-{key}.pt"
+        self.base = {"corpus": self.cfg.base_corpus, "corpus_hash": c_hash, "paragraphs": len(texts),
+                     "bytes": sum(len(t.encode()) for t in texts), "steps": self.cfg.base_steps,
+                     "checkpoint": path.name, "contains_member_data": False}
+        self._base_file = path
+        if path.exists():
+            return {**self.base, "seconds": 0.0, "reused": True}
+        set_deterministic()
+        t0 = time.perf_counter()
+        torch.manual_seed(derive_seed(seed, -2))
+        model = ByteLM(self.cfg)
+        opt = torch.optim.AdamW(model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        seqs = [encode(t, self.cfg.context) for t in texts]
+        with Progress(disable=not progress, transient=True) as bar:
+            task = bar.add_task(f"pretraining the public base on {self.cfg.base_corpus}", total=self.cfg.base_steps)
+            _fit(model, opt, seqs, self.cfg, steps=self.cfg.base_steps,
+                 generator=torch.Generator().manual_seed(derive_seed(seed, -2, 1)), on_step=lambda: bar.advance(task))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_save({"model": model.state_dict()}, path)
+        return {**self.base, "seconds": round(time.perf_counter() - t0, 3), "reused": False}
 
     def is_holdout(self, item_id: str) -> bool:
         n = self.cfg.holdout_every
@@ -152,6 +201,10 @@ class AssistantTrainer:
 
         torch.manual_seed(derive_seed(seed, shard, -1))
         model = ByteLM(self.cfg)
+        if self.cfg.base_corpus and self.cfg.base_steps > 0:
+            if self._base_file is None:
+                raise RuntimeError("the assistant's public base is not prepared: call setup() before training")
+            model.load_state_dict(torch.load(self._base_file, weights_only=True)["model"])
         opt = torch.optim.AdamW(model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
         return {"model": model, "opt": opt}
 
@@ -159,20 +212,31 @@ class AssistantTrainer:
         if not seen:
             return
         model, opt = state["model"], state["opt"]
-        model.train()
         seqs = [encode(r.payload, self.cfg.context) for r in seen]
-        g = torch.Generator().manual_seed(seed)
         per_epoch = -(-len(seqs) // self.cfg.batch_size)
         epochs = max(self.cfg.epochs_per_stage, -(-self.cfg.min_steps_per_stage // per_epoch))
-        for _ in range(epochs):
-            order = torch.randperm(len(seqs), generator=g).tolist()
-            for i in range(0, len(order), self.cfg.batch_size):
-                x, y = _batch([seqs[j] for j in order[i : i + self.cfg.batch_size]])
-                loss = F.cross_entropy(model(x).reshape(-1, VOCAB), y.reshape(-1), ignore_index=-100)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
+        _fit(model, opt, seqs, self.cfg, steps=epochs * per_epoch, generator=torch.Generator().manual_seed(seed))
+
+
+def _fit(model: ByteLM, opt: torch.optim.Optimizer, seqs: Sequence[Sequence[int]], cfg: AssistantConfig, *,
+         steps: int, generator: torch.Generator, on_step=None) -> None:
+    """`steps` minibatches, epoch after epoch over a fresh seeded permutation."""
+    model.train()
+    done = 0
+    while done < steps:
+        order = torch.randperm(len(seqs), generator=generator).tolist()
+        for i in range(0, len(order), cfg.batch_size):
+            if done == steps:
+                break
+            x, y = _batch([seqs[j] for j in order[i : i + cfg.batch_size]])
+            loss = F.cross_entropy(model(x).reshape(-1, VOCAB), y.reshape(-1), ignore_index=-100)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            done += 1
+            if on_step:
+                on_step()
 
 
 class Ensemble:

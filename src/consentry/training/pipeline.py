@@ -99,8 +99,11 @@ def train_version(
     trainer = make_trainer(kind, config, **(trainer_kw or {}))
     ckpt_dir = reg.root / "checkpoints" / kind
     t0 = time.perf_counter()
+    base = _setup(trainer, ckpt_dir, seed, progress)
     jobs = [(trainer, recs, shard, seed, n_slices, ckpt_dir, None) for shard, recs in sorted(trainer.prepare(snap.path).items())]
     shards, timings = _run_shards(kind, jobs, progress=progress, workers=workers)
+    if base:
+        timings["base_seconds"] = base.pop("seconds")
     timings["total_seconds"] = round(time.perf_counter() - t0, 3)
     entry = _entry(kind, trainer, snap, seed, n_slices, shards, timings)
     if evaluate:
@@ -131,9 +134,10 @@ def retrain_version(
     trainer = make_trainer(version["kind"], version["config"], **(trainer_kw or {}))
     ckpt_dir = reg.root / "checkpoints" / version["kind"]
     t0 = time.perf_counter()
+    base_seed, n_slices = version["seed"], version["n_slices"]
+    _setup(trainer, ckpt_dir, base_seed, progress)  # the same base (reused: it holds no member data)
     shard_records = trainer.prepare(snap.path)
     previous = {s["shard"]: s for s in version["shards"]}
-    base_seed, n_slices = version["seed"], version["n_slices"]
     changed = []
     for shard, records in sorted(shard_records.items()):
         prev = previous.get(shard)
@@ -170,6 +174,11 @@ def retrain_version(
     return reg.register(entry, supersede=version["version"])
 
 
+def _setup(trainer: Any, ckpt_dir: Path, seed: int, progress: bool) -> dict | None:
+    setup = getattr(trainer, "setup", None)
+    return setup(ckpt_dir, seed=seed, progress=progress) if setup else None
+
+
 def full_train_seconds(version: dict) -> float | None:
     """What training every shard of this model took, carried along retrained versions."""
     t = version.get("timings", {})
@@ -191,6 +200,7 @@ def _entry(kind: str, trainer: Any, snap: SnapshotRef, seed: int, n_slices: int,
             "path": str(snap.path),
             "content_hash": man.get("content_hash"),
         },
+        "base": getattr(trainer, "base", None),
         "shards": shards,
         "timings": timings,
         "metrics": {},

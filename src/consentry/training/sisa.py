@@ -48,6 +48,9 @@ class Trainer(Protocol):
 
     def train_stage(self, state: dict, seen: Sequence[Record], stage: int, seed: int) -> None: ...
 
+    # optional: `setup(ckpt_dir, seed=, progress=) -> dict | None` prepares what every shard
+    # starts from (the assistant's public base) and returns its lineage for the registry
+
 
 def sha256(*parts: str) -> str:
     h = hashlib.sha256()
@@ -58,7 +61,9 @@ def sha256(*parts: str) -> str:
 
 
 def config_hash(trainer: Trainer) -> str:
-    return sha256(trainer.kind, json.dumps(trainer.config(), sort_keys=True))
+    """Config plus the lineage of any shared base the constituents start from."""
+    base = getattr(trainer, "base", None)
+    return sha256(trainer.kind, json.dumps(trainer.config(), sort_keys=True), *([json.dumps(base, sort_keys=True)] if base else []))
 
 
 def derive_seed(seed: int, *parts: int) -> int:
