@@ -1,5 +1,6 @@
 """Train the PERSON recogniser's weights on public training sections; write package data.
 
+    pip install -e '.[dev]'     # scikit-learn, needed here only
     python -m consentry.redact.train_person --data ../shared/data/pii
 
 Trains on WNUT-17 train and BTC sections A, B and E only (the benchmark evaluates
