@@ -179,7 +179,7 @@ def run_one(data: Path, out: Path, mode: str, pack: str, threads: int) -> dict:
     if mode == "copy":
         write_decisions(con, con.sql("SELECT item_id, member_id FROM items"), out)
     else:
-        write_decisions(con, decide(con, pack, "genai_training", AS_OF), out)  # what `consentry decide` runs
+        write_decisions(con, decide(con, pack, "genai_training", AS_OF, enums=True), out)  # what `consentry decide` runs
     seconds = time.perf_counter() - t0
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)

@@ -109,3 +109,26 @@ def test_write_decisions_keeps_strings_and_refuses_values_outside_the_vocabulary
     bad = con.sql("SELECT 'i1' AS item_id, 'genai_training' AS purpose, ['no_such_reason'] AS reasons")
     with pytest.raises(duckdb.Error):
         write_decisions(con, bad, tmp_path / "bad.parquet")
+
+
+@pytest.mark.parametrize("pack, as_of", [("linkedin-2024", "2025-01-15"), ("linkedin-2024", "2025-12-01"),
+                                         ("strict", "2025-12-01"), ("linkedin-2024", "2018-01-01")])
+def test_typed_decisions_write_the_same_file_as_plain_ones(tmp_path: Path, pack: str, as_of: str) -> None:
+    import duckdb
+
+    from consentry.cli.policy import write_decisions
+    from consentry.network import synth
+    from consentry.policy.decide import decide
+
+    synth.generate(tmp_path / "net", members=150, seed=4, progress=False)
+    con = duckdb.connect()
+    for name in ("members", "items", "signins", "consent_events", "requests", "notices"):
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{tmp_path / 'net' / name}.parquet')")
+    typed = decide(con, pack, "genai_training", as_of, enums=True)
+    vocab = {c for c, t in zip(typed.columns, typed.types, strict=True) if str(t).startswith("ENUM")}
+    assert vocab == {"purpose", "reasons", "jurisdiction", "legal_basis", "pack", "region_group"}
+    write_decisions(con, typed, tmp_path / "typed.parquet")
+    write_decisions(con, decide(con, pack, "genai_training", as_of), tmp_path / "plain.parquet")
+    a, b = pq.read_table(tmp_path / "typed.parquet"), pq.read_table(tmp_path / "plain.parquet")
+    assert a.num_rows > 1000 and a.schema == b.schema and a.equals(b)
+    assert str(a.schema.field("jurisdiction").type) == "string"

@@ -7,7 +7,6 @@ rows quarantined) by `consentry.network` before the plan sees it.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import typer
@@ -82,24 +81,21 @@ def write_decisions(con, rel, out: Path) -> str:  # noqa: ANN001 - duckdb connec
     The one way decisions are written, shared with `benchmarks/decide.py` so that
     the benchmark measures exactly what this command does.
     """
-    from consentry.vocab import PURPOSES, REASONS, LegalBasis
+    from consentry.policy.plan import VOCAB_ENUMS
 
     fmt = {".csv": "csv", ".jsonl": "json", ".json": "json"}.get(out.suffix, "parquet")
     out.parent.mkdir(parents=True, exist_ok=True)
     path = str(out).replace("'", "''")
     # Vocabulary columns as ENUMs: the file still holds plain strings, but the writer
-    # skips hashing ten million repeats of a dozen values (about a sixth of its CPU).
-    # A value outside the vocabulary fails the write instead of passing silently.
-    enums = {"purpose": _enum(PURPOSES), "reasons": _enum(REASONS) + "[]",
-             "legal_basis": _enum([b.value for b in LegalBasis])}
-    replace = ", ".join(f'"{c}"::{t} AS "{c}"' for c, t in enums.items() if c in rel.columns)
+    # skips hashing ten million repeats of a dozen values. `decide(..., enums=True)`
+    # types them once per member; string columns are cast here, and a value outside
+    # the vocabulary fails the write instead of passing silently.
+    types = dict(zip(rel.columns, (str(t) for t in rel.types), strict=True))
+    replace = ", ".join(f'"{c}"::{t} AS "{c}"' for c, t in VOCAB_ENUMS.items()
+                        if c in types and not types[c].startswith("ENUM"))
     query = f"SELECT * REPLACE ({replace}) FROM ({rel.sql_query()})" if replace else rel.sql_query()
     con.execute(f"COPY ({query}) TO '{path}' (FORMAT {fmt})")
     return fmt
-
-
-def _enum(values: Sequence[str]) -> str:
-    return "ENUM(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
 
 
 def decide_cmd(
@@ -120,7 +116,7 @@ def decide_cmd(
         raise typer.BadParameter(f"one of {', '.join(PURPOSES)}", param_hint="--purpose")
     p = _load(pack)
     con, quarantined = open_export(network or get_settings().network, quiet, raw)
-    rel = decide(con, p, purpose, as_of)
+    rel = decide(con, p, purpose, as_of, enums=True)
     fmt = write_decisions(con, rel, out)
     path = str(out).replace("'", "''")
     written = f"read_{'parquet' if fmt == 'parquet' else 'json_auto' if fmt == 'json' else 'csv_auto'}('{path}')"

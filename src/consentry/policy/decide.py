@@ -65,10 +65,16 @@ def decide(
     pack: Pack | str,
     purpose: Purpose | str,
     as_of: dt.datetime | dt.date | str,
+    *,
+    enums: bool = False,
 ) -> duckdb.DuckDBPyRelation:
-    """Decisions (DESIGN.md columns + region_group) for every item, as a DuckDB relation."""
+    """Decisions (DESIGN.md columns + region_group) for every item, as a DuckDB relation.
+
+    enums=True types the vocabulary columns as DuckDB ENUMs (what writing a file
+    wants); the default keeps plain strings for Arrow consumers.
+    """
     pack = load_pack(pack) if isinstance(pack, str) else pack
     t = as_utc(as_of)
     ensure_inputs(con)
     register_ip_geo(con, pack, t)
-    return con.sql(decisions_sql(pack, purpose, t, dialect="duckdb"))
+    return con.sql(decisions_sql(pack, purpose, t, dialect="duckdb", enums=enums))
