@@ -37,3 +37,13 @@ def test_train_assist_match_and_registry(home: Path, tiny: dict) -> None:
     shown = json.loads(out.output)
     assert shown["snapshot"]["purpose"] == "ml_personalization" and shown["status"] == "live"
     assert r.invoke(app, ["models", "show", "nope"]).exit_code == 1
+
+
+def test_train_names_an_unusable_public_corpus(home: Path, tiny: dict) -> None:
+    c = synthetic_corpus(members=8, posts_per_member=1, jobs=10, seed=2)
+    write_snapshot(home / "snapshots", "genai_training", "v0001", c["items"], shards=2)
+    r = CliRunner()
+    out = r.invoke(app, ["train", "assistant", "--config", json.dumps({**tiny, "base_corpus": "no-such-corpus.txt"})])
+    assert out.exit_code == 2 and "no-such-corpus.txt" in out.output
+    out = r.invoke(app, ["train", "assistant", "--config", "{d_model: 3"])
+    assert out.exit_code == 2 and "not JSON" in out.output

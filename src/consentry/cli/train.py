@@ -32,12 +32,20 @@ def _snapshot(kind: str, purpose: str | None, version: str | None) -> Path:
 
 
 def _train(kind: str, purpose: str | None, version: str | None, slices: int, seed: int, config: str | None) -> None:
+    from consentry.training.corpora import CorpusError
     from consentry.training.pipeline import train_version
 
     snap = _snapshot(kind, purpose, version)
-    cfg = json.loads(config) if config else None
+    try:
+        cfg = json.loads(config) if config else None
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"not JSON: {exc}", param_hint="--config") from exc
     kw = {"cache_dir": Settings().models / "embeddings"} if kind == "matcher" else None
-    v = train_version(kind, snap, Settings().models, config=cfg, seed=seed, n_slices=slices, trainer_kw=kw)
+    try:
+        v = train_version(kind, snap, Settings().models, config=cfg, seed=seed, n_slices=slices, trainer_kw=kw)
+    except CorpusError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
     console.print(f"[green]{v['version']}[/] trained on {v['snapshot']['purpose']}/{v['snapshot']['version']}: "
                   f"{len(v['shards'])} shards x {slices} slices in {v['timings']['total_seconds']} s")
     console.print(json.dumps(v["metrics"], indent=1))
@@ -49,9 +57,12 @@ def train_assistant(
     version: Optional[str] = typer.Option(None, "--version", help="snapshot version (default: latest)"),
     slices: int = typer.Option(4, "--slices", min=1),
     seed: int = typer.Option(1234, "--seed"),
-    config: Optional[str] = typer.Option(None, "--config", help='JSON overrides, e.g. {"d_model": 128}'),
+    config: Optional[str] = typer.Option(
+        None, "--config",
+        help='JSON overrides, e.g. {"d_model": 128}; {"base_corpus": "public.txt"} pretrains the shared base on '
+             'your own public text, {"base_corpus": null} trains every shard from scratch'),
 ) -> None:
-    """Train the writing assistant: one byte-level LM per snapshot shard."""
+    """Train the writing assistant: one byte-level LM per snapshot shard, all from one public base."""
     _train("assistant", purpose, version, slices, seed, config)
 
 
