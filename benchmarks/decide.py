@@ -219,7 +219,11 @@ def main() -> None:
     ap.add_argument("--run-one", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--mode", default="decide", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.generate:
+        generate(args.generate, args.out)
+        return
     if args.run_one:
         print(json.dumps(run_one(args.run_one, args.out, args.mode, args.pack, args.threads)))
         return
@@ -235,7 +239,8 @@ def main() -> None:
         if not (data / "done.json").is_file():
             t = time.perf_counter()
             print(f"generating {n:,} items into {data} ...", flush=True)
-            generate(n, data)
+            # in its own process: a child forked from a big parent inherits its peak RSS
+            subprocess.run([sys.executable, __file__, "--generate", str(n), "--out", str(data)], check=True)
             print(f"  generated in {time.perf_counter() - t:.1f}s", flush=True)
         peer = measure(data, "copy", args.pack, args.threads)
         r = measure(data, "decide", args.pack, args.threads)
