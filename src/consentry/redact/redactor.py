@@ -92,6 +92,38 @@ class Redactor:
     def redact_parallel(self, batches: Iterable[pa.RecordBatch], workers: int | None = None) -> Iterator[pa.RecordBatch]:
         return redact_parallel(self, batches, workers)
 
+    def warm_up(self) -> None:
+        """Load every detector's lazily read data (name lists, word frequencies, model, phone metadata)."""
+        self.spans(WARM_UP_TEXT)
+
+
+# Touches every detector, so that what they load lazily is loaded once.
+WARM_UP_TEXT = ("Anna Kowalski (@anna_k) met #JohnSmith and Dzeko in Lyon: anna.k@example.com, +44 20 7946 0958, "
+                "+1 415 555 0100, 192.0.2.1, https://example.com/x, card 4111 1111 1111 1111, "
+                "IBAN GB82 WEST 1234 5698 7654 32, SSN 078-05-1120, 221B Baker Street")
+
+
+def fork_pool(redactor: Redactor, workers: int, initializer, initargs: tuple):  # noqa: ANN001, ANN201
+    """A process pool forked from this process, made safe to fork from a busy parent.
+
+    Forked children inherit the parent's memory but not its threads. Two things went
+    wrong there: a child importing modules on first use (the name lists import
+    faker's locales) and a child's garbage collector walking objects that other
+    threads of the parent left half-made (a segfault; multiprocessing.Pool then waits
+    forever for the lost task). So the parent loads everything first (`warm_up`),
+    and `gc.freeze()` moves what exists at fork time out of the collector's reach
+    in the children; the children share it copy-on-write.
+    """
+    import gc
+
+    redactor.warm_up()
+    gc.collect()
+    gc.freeze()
+    try:
+        return mp.get_context("fork").Pool(workers, initializer=initializer, initargs=initargs)
+    finally:
+        gc.unfreeze()
+
 
 _WORKER: Redactor | None = None
 
@@ -115,6 +147,9 @@ def redact_parallel(
         for b in batches:
             yield redactor.redact_batch(b)
         return
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    with mp.get_context(method).Pool(workers, initializer=_init, initargs=(redactor,)) as pool:
+    if "fork" in mp.get_all_start_methods():
+        pool = fork_pool(redactor, workers, _init, (redactor,))
+    else:
+        pool = mp.get_context("spawn").Pool(workers, initializer=_init, initargs=(redactor,))
+    with pool:
         yield from pool.imap(_work, batches, chunksize=1)

@@ -7,7 +7,6 @@ are in flight, and redacted rows go straight to per-shard Parquet writers.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import time
 from collections import deque
@@ -83,7 +82,9 @@ def start_pool(redactor: Any, workers: int) -> Any:
     """Fork the redaction workers up front, before DuckDB starts any thread."""
     if workers <= 1:
         return None
-    return mp.get_context("fork").Pool(workers, initializer=_init_worker, initargs=(redactor,))
+    from consentry.redact.redactor import fork_pool
+
+    return fork_pool(redactor, workers, _init_worker, (redactor,))
 
 
 def _redacted(
