@@ -256,10 +256,13 @@ _CACHE: dict[tuple[str, str], float] = {}
 _CANDIDATE: dict[str, bool] = {}
 
 
-def _weigh(key: tuple[str, str], feats: list[str]) -> float:
-    """Sum of weights of features that depend on one token only, memoised per token."""
+def _part(key: tuple[str, str], features, *args) -> float:  # noqa: ANN001 - a feature function
+    """Sum of weights of `features(*args)`, features that depend on one token only, memoised per token."""
+    z = _CACHE.get(key)
+    if z is not None:
+        return z
     get = _model()[0].get
-    z = sum(get(f, 0.0) for f in feats)
+    z = sum(get(f, 0.0) for f in features(*args))
     if len(_CACHE) > 500_000:
         _CACHE.clear()
     _CACHE[key] = z
@@ -282,7 +285,6 @@ def token_probs(text: str) -> tuple[list[tuple[int, int, str]], dict[int, float]
     wkind = "w" + case
     probs: dict[int, float] = {}
     get = weights.get
-    cache = _CACHE.get
     for i, (_, _, tok) in enumerate(tokens):
         cand = _CANDIDATE.get(tok)
         if cand is None:
@@ -293,21 +295,11 @@ def token_probs(text: str) -> tuple[list[tuple[int, int, str]], dict[int, float]
             continue
         prev, prev2, nxt, nxt2 = _neighbours(tokens, i)
         z = sum(get(f, 0.0) for f in local_features(tok, prev, prev2, nxt, nxt2, i == 0, cw))
-        k = (wkind, tok)
-        part = cache(k)
-        z += part if part is not None else _weigh(k, intrinsic_features(tok, case, fn, ln, cw))
-        k = ("p1", prev)
-        part = cache(k)
-        z += part if part is not None else _weigh(k, prev1_features(prev, fn, ln))
-        k = ("p2", prev2)
-        part = cache(k)
-        z += part if part is not None else _weigh(k, second_features("p2", prev2))
-        k = ("n1", nxt)
-        part = cache(k)
-        z += part if part is not None else _weigh(k, next1_features(nxt, fn, ln))
-        k = ("n2", nxt2)
-        part = cache(k)
-        z += part if part is not None else _weigh(k, second_features("n2", nxt2))
+        z += _part((wkind, tok), intrinsic_features, tok, case, fn, ln, cw)
+        z += _part(("p1", prev), prev1_features, prev, fn, ln)
+        z += _part(("p2", prev2), second_features, "p2", prev2)
+        z += _part(("n1", nxt), next1_features, nxt, fn, ln)
+        z += _part(("n2", nxt2), second_features, "n2", nxt2)
         probs[i] = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
     return tokens, probs
 
