@@ -131,14 +131,14 @@ class AssistantTrainer:
     def config(self) -> dict:
         return {"model": "bytelm", **asdict(self.cfg)}
 
-    def setup(self, ckpt_dir: Path, *, seed: int, progress: bool = False) -> dict | None:
-        """Pretrain the shared base on the public corpus, or reuse it; returns its lineage.
+    def setup(self, ckpt_dir: Path, *, seed: int, progress: bool = False) -> float:
+        """Pretrain the shared base on the public corpus, or reuse it; sets `base`, returns seconds spent.
 
         Called once before the shards train (workers then only load it). The base's
         file name is keyed by config, seed and corpus hash, so reuse is exact.
         """
         if not self.cfg.base_corpus or self.cfg.base_steps <= 0:
-            return None
+            return 0.0
         from consentry.training.corpora import corpus_hash, public_corpus
         from consentry.training.sisa import _atomic_save, derive_seed, set_deterministic, sha256
 
@@ -151,7 +151,7 @@ class AssistantTrainer:
                      "checkpoint": path.name, "contains_member_data": False}
         self._base_file = path
         if path.exists():
-            return {**self.base, "seconds": 0.0, "reused": True}
+            return 0.0
         set_deterministic()
         t0 = time.perf_counter()
         torch.manual_seed(derive_seed(seed, -2))
@@ -164,7 +164,7 @@ class AssistantTrainer:
                  generator=torch.Generator().manual_seed(derive_seed(seed, -2, 1)), on_step=lambda: bar.advance(task))
         path.parent.mkdir(parents=True, exist_ok=True)
         _atomic_save({"model": model.state_dict()}, path)
-        return {**self.base, "seconds": round(time.perf_counter() - t0, 3), "reused": False}
+        return round(time.perf_counter() - t0, 3)
 
     def is_holdout(self, item_id: str) -> bool:
         n = self.cfg.holdout_every

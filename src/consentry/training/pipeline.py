@@ -99,11 +99,11 @@ def train_version(
     trainer = make_trainer(kind, config, **(trainer_kw or {}))
     ckpt_dir = reg.root / "checkpoints" / kind
     t0 = time.perf_counter()
-    base = _setup(trainer, ckpt_dir, seed, progress)
+    base_seconds = _setup(trainer, ckpt_dir, seed, progress)
     jobs = [(trainer, recs, shard, seed, n_slices, ckpt_dir, None) for shard, recs in sorted(trainer.prepare(snap.path).items())]
     shards, timings = _run_shards(kind, jobs, progress=progress, workers=workers)
-    if base:
-        timings["base_seconds"] = base.pop("seconds")
+    if getattr(trainer, "base", None):
+        timings["base_seconds"] = base_seconds
     timings["total_seconds"] = round(time.perf_counter() - t0, 3)
     entry = _entry(kind, trainer, snap, seed, n_slices, shards, timings)
     if evaluate:
@@ -174,9 +174,10 @@ def retrain_version(
     return reg.register(entry, supersede=version["version"])
 
 
-def _setup(trainer: Any, ckpt_dir: Path, seed: int, progress: bool) -> dict | None:
+def _setup(trainer: Any, ckpt_dir: Path, seed: int, progress: bool) -> float:
+    """Seconds the trainer's optional `setup` (the assistant's public base) took."""
     setup = getattr(trainer, "setup", None)
-    return setup(ckpt_dir, seed=seed, progress=progress) if setup else None
+    return setup(ckpt_dir, seed=seed, progress=progress) if setup else 0.0
 
 
 def full_train_seconds(version: dict) -> float | None:

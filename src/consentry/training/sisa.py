@@ -48,8 +48,8 @@ class Trainer(Protocol):
 
     def train_stage(self, state: dict, seen: Sequence[Record], stage: int, seed: int) -> None: ...
 
-    # optional: `setup(ckpt_dir, seed=, progress=) -> dict | None` prepares what every shard
-    # starts from (the assistant's public base) and returns its lineage for the registry
+    # optional: `setup(ckpt_dir, seed=, progress=) -> float` prepares what every shard starts
+    # from (the assistant's public base, its lineage left in `trainer.base`); returns seconds
 
 
 def sha256(*parts: str) -> str:
