@@ -36,3 +36,14 @@ def test_vectorised_flags_agree_with_iporigin() -> None:
 
 def test_empty() -> None:
     assert resolve_ips([]).num_rows == 0
+
+
+def test_unfamiliar_iporigin_file_falls_back_to_classify(monkeypatch) -> None:
+    from consentry.policy import jurisdiction
+
+    ips = ["8.8.8.8", "46.4.0.1", "52.95.110.1", "104.16.0.1", "192.168.1.1", "81.2.69.160"]
+    fast = resolve_ips(ips).to_pylist()
+    monkeypatch.setattr(jurisdiction, "_v4_ranges", lambda: None)
+    slow = resolve_ips(ips).to_pylist()
+    assert slow == fast
+    assert [r["is_datacenter"] for r in slow] == [iporigin.classify(r["ip"]).is_datacenter for r in slow]
