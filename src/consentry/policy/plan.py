@@ -303,9 +303,6 @@ nt AS (
     missing_mask = sum(_bit(r) for r in missing_member)
     # ... and reasons of the item itself.
     item_flags: dict[Reason, str] = {}
-    if excluded:
-        item_flags[Reason.KIND_EXCLUDED] = "i.kcode = 2"
-    item_flags[Reason.NOT_PUBLIC] = "i.vcode < 2"
     if sensitive:
         item_flags[Reason.SENSITIVE_GROUP] = "COALESCE(i.group_sensitive, TRUE)"
     item_flags[Reason.ERASED] = "er.item_id IS NOT NULL"
@@ -313,17 +310,20 @@ nt AS (
     item_flags[Reason.NOT_YET_CREATED] = f"COALESCE(i.created_at > {T}, FALSE)"
     if policy is None:
         item_flags[Reason.NO_POLICY_IN_FORCE] = "TRUE"
-    item_flags[Reason.MALFORMED] = (
-        "(i.item_id IS NULL OR i.member_id IS NULL OR i.kcode = 0 OR i.vcode = 0 OR i.created_at IS NULL)"
-    )
-    active = [r for r in Reason if r in member_flags or r in item_flags]
-    # One CASE per item instead of IN lists (which DuckDB plans as joins): kind code
-    # 2 = excluded, 1 = known and used, 0 = unknown or missing; visibility code
-    # 2 = allowed, 1 = known but not allowed, 0 = unknown or missing.
-    kcode = "CASE kind " + " ".join(
-        f"WHEN {lit(k, d)} THEN {2 if k in excluded else 1}" for k in CONTENT_KINDS) + " ELSE 0 END"
-    vcode = "CASE visibility " + " ".join(
-        f"WHEN {lit(v.value, d)} THEN {2 if v.value in visible else 1}" for v in Visibility) + " ELSE 0 END"
+    item_flags[Reason.MALFORMED] = "(i.item_id IS NULL OR i.member_id IS NULL OR i.created_at IS NULL)"
+    # Kind and visibility give their reason bits directly, one CASE each (IN lists
+    # would be planned as joins): an excluded kind, a visibility the purpose may not
+    # use; an unknown or missing kind is malformed, an unknown visibility is also not
+    # public.
+    malformed = _bit(Reason.MALFORMED)
+    kind_bits = "CASE kind " + " ".join(
+        f"WHEN {lit(k, d)} THEN {_bit(Reason.KIND_EXCLUDED) if k in excluded else 0}" for k in CONTENT_KINDS
+    ) + f" ELSE {malformed} END"
+    vis_bits = "CASE visibility " + " ".join(
+        f"WHEN {lit(v.value, d)} THEN {0 if v.value in visible else _bit(Reason.NOT_PUBLIC)}" for v in Visibility
+    ) + f" ELSE {malformed | _bit(Reason.NOT_PUBLIC)} END"
+    item_reasons = {Reason.MALFORMED, Reason.NOT_PUBLIC, *([Reason.KIND_EXCLUDED] if excluded else [])}
+    active = [r for r in Reason if r in member_flags or r in item_flags or r in item_reasons]
 
     choice = {c: lit(c.value, d) for c in Choice}
     lookup = reasons_lookup_sql(active, d)
@@ -402,11 +402,10 @@ facts AS (
 ),
 flagged AS (
   SELECT i.item_id, i.member_id, f.jurisdiction, f.region_group, f.legal_basis,
-      COALESCE(f.m_mask, {missing_mask}) | ({_mask(item_flags)}) AS mask
+      COALESCE(f.m_mask, {missing_mask}) | i.kv_bits | ({_mask(item_flags)}) AS mask
   FROM (
     SELECT item_id, member_id, created_at, deleted_at, group_sensitive,
-           {kcode} AS kcode,
-           {vcode} AS vcode
+           ({kind_bits}) | ({vis_bits}) AS kv_bits
     FROM items
   ) i
   LEFT JOIN facts f ON f.member_id = i.member_id
