@@ -78,10 +78,8 @@ def test_forget_erasures_and_retroactive_opt_outs(world, network: Path) -> None:
     other_item = next(r["item_id"] for r in lineage if r["member_id"] not in both[:3])
     erased_items = {r["item_id"] for r in lineage if r["member_id"] == victim} | {other_item}
     ledger.append_request(victim, "erase_account", now, client_request_id="req-1", request_id="r1")
-    ledger.append_request("x", "erase_items", now, [other_item], client_request_id="req-2", request_id="r2") \
-        if False else ledger.append_request(
-            next(r["member_id"] for r in lineage if r["item_id"] == other_item), "erase_items", now,
-            [other_item], client_request_id="req-2", request_id="r2")
+    owner = next(r["member_id"] for r in lineage if r["item_id"] == other_item)
+    ledger.append_request(owner, "erase_items", now, [other_item], client_request_id="req-2", request_id="r2")
     rep2 = forget(pending=True, settings=settings, ledger=ledger, retrain=False)
     assert {"r1", "r2"} <= set(rep2.requests_processed)
     assert not [r for r in ledger.pending_requests() if r.request_id in ("r1", "r2")]
