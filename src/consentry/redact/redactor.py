@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 
 import pyarrow as pa
 
@@ -103,16 +106,39 @@ WARM_UP_TEXT = ("Anna Kowalski (@anna_k) met #JohnSmith and Dzeko in Lyon: anna.
                 "IBAN GB82 WEST 1234 5698 7654 32, SSN 078-05-1120, 221B Baker Street")
 
 
-def fork_pool(redactor: Redactor, workers: int, initializer, initargs: tuple):  # noqa: ANN001, ANN201
-    """A process pool forked from this process, made safe to fork from a busy parent.
+def _started() -> None:
+    """A no-op task: its result means every worker process exists."""
+
+
+def _worker_start(initializer, initargs: tuple) -> None:  # noqa: ANN001
+    """In each worker: die with the parent, then run the caller's initializer.
+
+    A pool's workers wait on a queue that they themselves hold open, so a parent
+    killed outright (SIGKILL, the OOM killer) would leave them, and anything waiting
+    on their inherited pipes, waiting forever. On Linux the kernel ends them when the
+    thread that forked them goes away (PR_SET_PDEATHSIG).
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+    initializer(*initargs)
+
+
+def fork_pool(redactor: Redactor, workers: int, initializer, initargs: tuple) -> ProcessPoolExecutor:  # noqa: ANN001
+    """A process pool forked from this process now, made safe to fork from a busy parent.
 
     Forked children inherit the parent's memory but not its threads. Two things went
     wrong there: a child importing modules on first use (the name lists import
     faker's locales) and a child's garbage collector walking objects that other
-    threads of the parent left half-made (a segfault; multiprocessing.Pool then waits
-    forever for the lost task). So the parent loads everything first (`warm_up`),
-    and `gc.freeze()` moves what exists at fork time out of the collector's reach
-    in the children; the children share it copy-on-write.
+    threads of the parent left half-made (a segfault). So the parent loads everything
+    first (`warm_up`), and `gc.freeze()` moves what exists at fork time out of the
+    collector's reach in the children; the children share it copy-on-write. The
+    workers are forked before this returns (a forking executor starts all of them on
+    its first task), so a caller can fork before it starts threads of its own. A
+    worker that dies anyway fails every pending task with `BrokenProcessPool`
+    instead of leaving the caller waiting forever.
     """
     import gc
 
@@ -120,9 +146,35 @@ def fork_pool(redactor: Redactor, workers: int, initializer, initargs: tuple):  
     gc.collect()
     gc.freeze()
     try:
-        return mp.get_context("fork").Pool(workers, initializer=initializer, initargs=initargs)
+        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"), initializer=_worker_start,
+                                   initargs=(initializer, initargs))
+        pool.submit(_started).result()
+        return pool
     finally:
         gc.unfreeze()
+
+
+def start_pool(redactor: Redactor, workers: int, initializer, initargs: tuple) -> ProcessPoolExecutor:  # noqa: ANN001
+    """Forked where the platform can fork (see `fork_pool`), spawned elsewhere."""
+    if "fork" in mp.get_all_start_methods():
+        return fork_pool(redactor, workers, initializer, initargs)
+    return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_start,
+                               initargs=(initializer, initargs))
+
+
+def map_ordered(pool: ProcessPoolExecutor, fn, items: Iterable, in_flight: int) -> Iterator:  # noqa: ANN001
+    """`fn(item)` for each item on the pool, in input order, at most `in_flight` pending.
+
+    Unlike `Executor.map` it reads `items` lazily, so memory stays bounded however
+    many batches stream through.
+    """
+    pending: deque[Future] = deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) >= in_flight:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 _WORKER: Redactor | None = None
@@ -147,9 +199,8 @@ def redact_parallel(
         for b in batches:
             yield redactor.redact_batch(b)
         return
-    if "fork" in mp.get_all_start_methods():
-        pool = fork_pool(redactor, workers, _init, (redactor,))
-    else:
-        pool = mp.get_context("spawn").Pool(workers, initializer=_init, initargs=(redactor,))
-    with pool:
-        yield from pool.imap(_work, batches, chunksize=1)
+    pool = start_pool(redactor, workers, _init, (redactor,))
+    try:
+        yield from map_ordered(pool, _work, batches, 2 * workers)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -136,7 +136,10 @@ def cv_threshold(examples: list[Example], c: float, grid=tuple(round(0.1 + 0.025
     for t in grid:
         p, r = totals[t].precision, totals[t].recall
         print(f"  cv threshold {t:.3f}: P {p:.3f} R {r:.3f} F1 {totals[t].f1:.3f} F2 {f_beta(p, r):.3f}")
-    return max(grid, key=lambda t: f_beta(totals[t].precision, totals[t].recall))
+    best = max(grid, key=lambda t: f_beta(totals[t].precision, totals[t].recall))
+    p, r = totals[best].precision, totals[best].recall
+    print(f"cv chosen threshold {best:.3f}: P {p:.3f} R {r:.3f} F2 {f_beta(p, r):.3f}")
+    return best
 
 
 def main(argv: list[str] | None = None) -> int:

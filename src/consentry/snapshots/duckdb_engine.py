@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -82,9 +82,9 @@ def start_pool(redactor: Any, workers: int) -> Any:
     """Fork the redaction workers up front, before DuckDB starts any thread."""
     if workers <= 1:
         return None
-    from consentry.redact.redactor import fork_pool
+    from consentry.redact.redactor import start_pool as start
 
-    return fork_pool(redactor, workers, _init_worker, (redactor,))
+    return start(redactor, workers, _init_worker, (redactor,))
 
 
 def _redacted(
@@ -95,13 +95,9 @@ def _redacted(
         for b in reader:
             yield kernel.process_batch(redactor, shards, b)
         return
-    pending: deque[Any] = deque()
-    for b in reader:
-        pending.append(pool.apply_async(_run_batch, (shards, b)))
-        if len(pending) >= 2 * workers:
-            yield pending.popleft().get()
-    while pending:
-        yield pending.popleft().get()
+    from consentry.redact.redactor import map_ordered
+
+    yield from map_ordered(pool, partial(_run_batch, shards), reader, 2 * workers)
 
 
 class ShardWriters:
@@ -185,7 +181,6 @@ def run(
         writers.close()
         con.close()
         if pool is not None:
-            pool.terminate()
-            pool.join()
+            pool.shutdown(wait=True, cancel_futures=True)
     timings["redact_s"] = time.perf_counter() - t1
     return EngineResult(input_items, allowed, groups, timings)
