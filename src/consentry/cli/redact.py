@@ -16,6 +16,20 @@ console = Console()
 MembersOpt = typer.Option(
     None, "--members", help="members.parquet/.jsonl (or an export dir) to find mentions of members."
 )
+PersonOpt = typer.Option(
+    "balanced", "--person",
+    help="PERSON operating point: balanced (best recall-weighted F2) or high_recall (most recall at a "
+         "precision no lower than Presidio's on held-out training text)",
+)
+
+
+def _person_threshold(point: str) -> float:
+    from consentry.redact.person import operating_threshold
+
+    try:
+        return operating_threshold(point)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--person") from exc
 
 
 @redact_app.command("find")
@@ -23,11 +37,12 @@ def find(
     inp: Path = typer.Option(..., "--in", exists=True, dir_okay=False, help='JSONL lines {"id", "text"}.'),
     out: Path = typer.Option(..., "--out", help='JSONL lines {"id", "spans": [...]}.'),
     members: Optional[Path] = MembersOpt,
+    person: str = PersonOpt,
 ) -> None:
     """Write the personal-data spans (character offsets) of each text."""
     from consentry.redact.jsonl import find_file, load_directory
 
-    r = find_file(inp, out, load_directory(members))
+    r = find_file(inp, out, load_directory(members), person_threshold=_person_threshold(person))
     console.print(f"{r.read} texts, {r.spans} spans -> {out}")
     if r.quarantined:
         console.print(f"[red]{r.quarantined} malformed lines[/] -> {r.quarantine_path}")
@@ -41,6 +56,7 @@ def apply(
     max_density: Optional[float] = typer.Option(0.5, "--max-density", help="Drop texts denser in PII than this."),
     members: Optional[Path] = MembersOpt,
     key_env: str = typer.Option("CONSENTRY_REDACT_KEY", "--key-env", help="Environment variable holding the pseudonym key."),
+    person: str = PersonOpt,
 ) -> None:
     """Replace personal data: `[TYPE]` masks or keyed, consistent pseudonyms."""
     from consentry.redact import RedactConfig, Redactor
@@ -51,7 +67,7 @@ def apply(
     key = os.environ.get(key_env, "").encode() or None
     if operator == "pseudonym" and not key:
         raise typer.BadParameter(f"--operator pseudonym needs a secret key in ${key_env}")
-    cfg = RedactConfig(operator=operator, max_density=max_density)
+    cfg = RedactConfig(operator=operator, max_density=max_density, person_threshold=_person_threshold(person))
     r = apply_file(inp, out, Redactor(cfg, load_directory(members), key=key))
     console.print(f"{r.read} texts, {r.spans} spans replaced, {r.dropped} dropped -> {out}")
     if r.quarantined:
@@ -63,12 +79,14 @@ def eval_(
     data: Path = typer.Option(..., "--data", exists=True, file_okay=False, help="Labeled sets (CoNLL, Presidio JSON) or a synthetic network."),
     sets: Optional[list[str]] = typer.Option(None, "--set", help="Only these sets (file stems)."),
     members: Optional[Path] = MembersOpt,
+    person: str = PersonOpt,
 ) -> None:
     """Precision, recall and F1 per type, exact and overlap matching, per labeled set."""
     from consentry.redact.evaluate import evaluate_dir
     from consentry.redact.train_person import TRAIN_SETS
 
-    results = evaluate_dir(data, tuple(sets) if sets else None, members=members)
+    results = evaluate_dir(data, tuple(sets) if sets else None, members=members,
+                           person_threshold=_person_threshold(person))
     if not results:
         console.print(f"[red]no labeled sets found in {data}[/]")
         raise typer.Exit(1)

@@ -88,6 +88,10 @@ class Redaction(_Strict):
     max_pii_density: float = Field(0.2, ge=0.0, le=1.0)
     """Drop an item whose share of characters that are PII exceeds this."""
     mode: str = Field("pseudonymise", pattern="^(pseudonymise|mask)$")
+    person_operating_point: str = Field("balanced", pattern="^(balanced|high_recall)$")
+    """The PERSON recogniser's threshold: `balanced` (best recall-weighted F2) or
+    `high_recall` (the most recall at a precision no lower than Presidio's on held-out
+    training text; more names caught, more words masked that were not names)."""
 
 
 class PackVersion(_Strict):

@@ -107,7 +107,8 @@ class SetResult:
     member_mentions: tuple[int, int, int] | None = None
 
 
-def evaluate_dir(data_dir, names: tuple[str, ...] | None = None, members=None) -> dict[str, SetResult]:
+def evaluate_dir(data_dir, names: tuple[str, ...] | None = None, members=None,
+                 person_threshold: float | None = None) -> dict[str, SetResult]:
     """Run `find_spans` on every labeled set in `data_dir` and score it.
 
     CoNLL tweet sets are scored on PERSON only (their other labels are not PII types
@@ -128,7 +129,7 @@ def evaluate_dir(data_dir, names: tuple[str, ...] | None = None, members=None) -
     out: dict[str, SetResult] = {}
     for name, examples in load_dir(root, names).items():
         t0 = time.perf_counter()
-        preds = find_spans([e.text for e in examples], directory=directory)
+        preds = find_spans([e.text for e in examples], directory=directory, person_threshold=person_threshold)
         dt = time.perf_counter() - t0
         types = {PiiType.PERSON} if name.startswith(("btc", "wnut")) else None
         if types is None:

@@ -89,14 +89,16 @@ def load_directory(members: Path | None) -> MemberDirectory | None:
     return MemberDirectory.from_members(table)
 
 
-def find_file(inp: Path, out: Path, directory: MemberDirectory | None = None) -> JobReport:
+def find_file(inp: Path, out: Path, directory: MemberDirectory | None = None,
+              person_threshold: float | None = None) -> JobReport:
     """`{"id","text"}` lines → `{"id","spans":[{start,end,type,score[,member_id]}]}` lines."""
     report = JobReport()
     quarantine: list[dict] = []
     with out.open("w", encoding="utf-8") as f:
         for chunk in _chunks(_records(inp, quarantine)):
             report.read += len(chunk)
-            for (rid, _), spans in zip(chunk, find_spans([t for _, t in chunk], directory=directory)):
+            for (rid, _), spans in zip(chunk, find_spans([t for _, t in chunk], directory=directory,
+                                                                 person_threshold=person_threshold)):
                 report.spans += len(spans)
                 f.write(json.dumps({"id": rid, "spans": [s.to_dict() for s in spans]}, ensure_ascii=False) + "\n")
                 report.written += 1

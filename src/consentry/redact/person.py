@@ -17,8 +17,12 @@ each weak alone), and adjacent positive tokens merge into one span ("Ana Silva")
 weights (`data/person_model.json`) are trained on public training sections only
 (WNUT-17 train, BTC sections A, B and E) by `python -m consentry.redact.train_person`;
 the evaluation sets (WNUT-17 dev, BTC G, Presidio's synthetic set) are never used. The
-decision threshold (0.3) and the L2 strength were chosen by cross-validation on the
-training sections, each fold holding out one whole section, for recall-weighted F2.
+L2 strength and two operating points were chosen by cross-validation on the training
+sections, each fold holding out one whole section: `balanced` (threshold 0.3, the
+default) for the best recall-weighted F2, and `high_recall` (0.1) for the most recall
+at a precision no lower than Presidio's on the same held-out text (on the benchmark's
+sets it lands a little below Presidio's precision). A pack picks one
+(`redaction.person_operating_point`); `strict` takes `high_recall`.
 """
 
 from __future__ import annotations
@@ -243,13 +247,33 @@ def token_features(tokens: list[tuple[int, int, str]], i: int, case: str, fn: di
 
 
 @lru_cache(maxsize=1)
-def _model() -> tuple[dict[str, float], float]:
+def _shipped() -> dict:
     try:
         raw = resources.files("consentry.redact").joinpath("data", "person_model.json").read_text("utf-8")
     except FileNotFoundError:
-        return {}, 1.0
-    m = json.loads(raw)
+        return {"weights": {}, "threshold": 1.0}
+    return json.loads(raw)
+
+
+@lru_cache(maxsize=1)
+def _model() -> tuple[dict[str, float], float]:
+    m = _shipped()
     return m["weights"], float(m.get("threshold", THRESHOLD_DEFAULT))
+
+
+OPERATING_POINTS = ("balanced", "high_recall")
+
+
+def operating_threshold(point: str) -> float:
+    """The shipped model's threshold at an operating point (`OPERATING_POINTS`).
+
+    `balanced` is the default threshold; `high_recall` trades precision for recall
+    down to Presidio's precision on the same held-out training text.
+    """
+    if point not in OPERATING_POINTS:
+        raise ValueError(f"PERSON operating point must be one of {', '.join(OPERATING_POINTS)}, not {point!r}")
+    points = _shipped().get("operating_points", {})
+    return float(points.get(point, _model()[1]))
 
 
 _CACHE: dict[tuple[str, str], float] = {}

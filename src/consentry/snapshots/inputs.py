@@ -132,12 +132,15 @@ def redact_config(pack_version: Any, extra_names: tuple[str, ...] = ()) -> Any:
     red = getattr(pack_version, "redaction", None)
     if red is None:
         return RedactConfig(always_redact=extra_names)
+    from consentry.redact.person import operating_threshold
+
     mode = str(getattr(red, "mode", "mask"))
     return RedactConfig(
         types=tuple(red.pii_types),
         operator="pseudonym" if mode.startswith("pseudonym") else "mask",
         max_density=red.max_pii_density,
         always_redact=extra_names,
+        person_threshold=operating_threshold(red.person_operating_point),
     )
 
 
