@@ -302,15 +302,16 @@ nt AS (
     missing_member += [r for r in (Reason.AGE_UNKNOWN, Reason.NOT_NOTIFIED) if r in member_flags]
     missing_mask = sum(_bit(r) for r in missing_member)
     # ... and reasons of the item itself.
+    # Computed on the items before they meet the joins, so only item_id, member_id
+    # and one integer travel through them; the erasure list is the one join-side flag.
     item_flags: dict[Reason, str] = {}
     if sensitive:
-        item_flags[Reason.SENSITIVE_GROUP] = "COALESCE(i.group_sensitive, TRUE)"
-    item_flags[Reason.ERASED] = "er.item_id IS NOT NULL"
-    item_flags[Reason.DELETED] = f"COALESCE(i.deleted_at <= {T}, FALSE)"
-    item_flags[Reason.NOT_YET_CREATED] = f"COALESCE(i.created_at > {T}, FALSE)"
+        item_flags[Reason.SENSITIVE_GROUP] = "COALESCE(group_sensitive, TRUE)"
+    item_flags[Reason.DELETED] = f"COALESCE(deleted_at <= {T}, FALSE)"
+    item_flags[Reason.NOT_YET_CREATED] = f"COALESCE(created_at > {T}, FALSE)"
     if policy is None:
         item_flags[Reason.NO_POLICY_IN_FORCE] = "TRUE"
-    item_flags[Reason.MALFORMED] = "(i.item_id IS NULL OR i.member_id IS NULL OR i.created_at IS NULL)"
+    item_flags[Reason.MALFORMED] = "(item_id IS NULL OR member_id IS NULL OR created_at IS NULL)"
     # Kind and visibility give their reason bits directly, one CASE each (IN lists
     # would be planned as joins): an excluded kind, a visibility the purpose may not
     # use; an unknown or missing kind is malformed, an unknown visibility is also not
@@ -322,7 +323,7 @@ nt AS (
     vis_bits = "CASE visibility " + " ".join(
         f"WHEN {lit(v.value, d)} THEN {0 if v.value in visible else _bit(Reason.NOT_PUBLIC)}" for v in Visibility
     ) + f" ELSE {malformed | _bit(Reason.NOT_PUBLIC)} END"
-    item_reasons = {Reason.MALFORMED, Reason.NOT_PUBLIC, *([Reason.KIND_EXCLUDED] if excluded else [])}
+    item_reasons = {Reason.MALFORMED, Reason.NOT_PUBLIC, Reason.ERASED, *([Reason.KIND_EXCLUDED] if excluded else [])}
     active = [r for r in Reason if r in member_flags or r in item_flags or r in item_reasons]
 
     choice = {c: lit(c.value, d) for c in Choice}
@@ -402,10 +403,10 @@ facts AS (
 ),
 flagged AS (
   SELECT i.item_id, i.member_id, f.jurisdiction, f.region_group, f.legal_basis,
-      COALESCE(f.m_mask, {missing_mask}) | i.kv_bits | ({_mask(item_flags)}) AS mask
+      COALESCE(f.m_mask, {missing_mask}) | i.i_mask | ({_mask({Reason.ERASED: "er.item_id IS NOT NULL"})}) AS mask
   FROM (
-    SELECT item_id, member_id, created_at, deleted_at, group_sensitive,
-           ({kind_bits}) | ({vis_bits}) AS kv_bits
+    SELECT item_id, member_id,
+           ({kind_bits}) | ({vis_bits}) | ({_mask(item_flags)}) AS i_mask
     FROM items
   ) i
   LEFT JOIN facts f ON f.member_id = i.member_id
