@@ -75,3 +75,16 @@ def test_cli_takes_the_point(tmp_path: Path) -> None:
     assert counts["high_recall"] >= counts["balanced"] > 0
     res = runner.invoke(app, ["redact", "find", "--in", str(inp), "--out", str(tmp_path / "x.jsonl"), "--person", "max"])
     assert res.exit_code == 2 and "--person" in res.output
+
+
+def test_points_are_read_off_the_cross_validated_curve() -> None:
+    from consentry.redact.evaluate import PRF
+    from consentry.redact.train_person import operating_points
+
+    # threshold -> (precision, recall) as pooled counts over 100 gold names
+    curve = {t: PRF(tp_pred=int(p * 100), n_pred=100, tp_gold=int(r * 100), n_gold=100)
+             for t, p, r in [(0.1, 0.30, 0.90), (0.2, 0.45, 0.85), (0.3, 0.60, 0.80), (0.5, 0.80, 0.60)]}
+    assert operating_points(curve, peer_precision=0.40) == {"balanced": 0.3, "high_recall": 0.2}
+    assert operating_points(curve, peer_precision=0.25)["high_recall"] == 0.1
+    assert "high_recall" not in operating_points(curve, peer_precision=0.9)  # no threshold is that precise
+    assert "high_recall" not in operating_points(curve, peer_precision=None)
