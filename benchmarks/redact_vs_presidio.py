@@ -182,17 +182,20 @@ def main(argv: list[str] | None = None) -> int:
                   f"{pe.precision:6.3f} {pe.recall:6.3f} {pe.f1:6.3f} | {o.recall - po.recall:+.3f}")
         if PiiType.PERSON in wanted:
             po = r_theirs["overlap"].get(PiiType.PERSON)
+
+            def person_at(thr: float):  # noqa: ANN202 - PRF of PERSON at this threshold, every detector running
+                ps = find_spans(texts, person_threshold=thr, directory=directory if name == "synthetic_network" else None)
+                return score(golds, ps, {PiiType.PERSON})["overlap"][PiiType.PERSON]
+
             pts = []
             for thr in (0.25, 0.4, 0.55):
-                ps = find_spans(texts, person_threshold=thr, directory=directory if name == "synthetic_network" else None)
-                o = score(golds, ps, {PiiType.PERSON})["overlap"][PiiType.PERSON]
+                o = person_at(thr)
                 pts.append(f"thr {thr}: P {o.precision:.3f} R {o.recall:.3f}")
             print("consentry PERSON operating points (overlap): " + "; ".join(pts)
                   + (f" | presidio P {po.precision:.3f} R {po.recall:.3f}" if po else ""))
             for point in OPERATING_POINTS:  # the thresholds a pack can pick, both chosen on training data only
                 thr = operating_threshold(point)
-                ps = find_spans(texts, person_threshold=thr, directory=directory if name == "synthetic_network" else None)
-                o = score(golds, ps, {PiiType.PERSON})["overlap"][PiiType.PERSON]
+                o = person_at(thr)
                 if po:
                     dr, better = o.recall - po.recall, o.precision >= po.precision
                     verdict = "met" if dr >= 0.15 and better else "not met"

@@ -146,20 +146,23 @@ def fork_pool(redactor: Redactor, workers: int, initializer, initargs: tuple) ->
     gc.collect()
     gc.freeze()
     try:
-        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"), initializer=_worker_start,
-                                   initargs=(initializer, initargs))
+        pool = _executor("fork", workers, initializer, initargs)
         pool.submit(_started).result()
         return pool
     finally:
         gc.unfreeze()
 
 
+def _executor(method: str, workers: int, initializer, initargs: tuple) -> ProcessPoolExecutor:  # noqa: ANN001
+    return ProcessPoolExecutor(workers, mp_context=mp.get_context(method), initializer=_worker_start,
+                               initargs=(initializer, initargs))
+
+
 def start_pool(redactor: Redactor, workers: int, initializer, initargs: tuple) -> ProcessPoolExecutor:  # noqa: ANN001
     """Forked where the platform can fork (see `fork_pool`), spawned elsewhere."""
     if "fork" in mp.get_all_start_methods():
         return fork_pool(redactor, workers, initializer, initargs)
-    return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_start,
-                               initargs=(initializer, initargs))
+    return _executor("spawn", workers, initializer, initargs)
 
 
 def map_ordered(pool: ProcessPoolExecutor, fn, items: Iterable, in_flight: int) -> Iterator:  # noqa: ANN001

@@ -165,17 +165,12 @@ def operating_points(curve: dict, peer_precision: float | None) -> dict[str, flo
 
 def peer_precision(examples: list[Example]) -> float:
     """Presidio's pooled overlap PERSON precision on `examples` (needs the bench extra)."""
-    from consentry.redact.evaluate import PRF, score
+    from consentry.redact.evaluate import score
     from consentry.redact.peer import presidio_spans
 
-    pooled = PRF()
-    for ex in examples:
-        o = score([ex.gold], [[s for s in presidio_spans(ex.text) if s[2] is PiiType.PERSON]],
-                  {PiiType.PERSON})["overlap"].get(PiiType.PERSON)
-        if o is not None:
-            pooled.tp_pred += o.tp_pred
-            pooled.n_pred += o.n_pred
-    return pooled.precision
+    preds = [[s for s in presidio_spans(ex.text) if s[2] is PiiType.PERSON] for ex in examples]
+    o = score([ex.gold for ex in examples], preds, {PiiType.PERSON})["overlap"].get(PiiType.PERSON)
+    return o.precision if o is not None else 0.0
 
 
 def main(argv: list[str] | None = None) -> int:
