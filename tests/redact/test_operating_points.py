@@ -38,6 +38,16 @@ def test_both_points_ship_with_the_model_and_high_recall_is_lower() -> None:
         operating_threshold("max")
 
 
+def test_a_model_without_a_point_refuses_it_instead_of_answering_another(monkeypatch) -> None:
+    from consentry.redact import person
+
+    trained_without_peer = {"weights": {"b": 0.0}, "threshold": 0.3, "operating_points": {"balanced": 0.3}}
+    monkeypatch.setattr(person, "_shipped", lambda: trained_without_peer)
+    assert person.operating_threshold("balanced") == 0.3
+    with pytest.raises(ValueError, match="no 'high_recall' operating point .*has: balanced"):
+        person.operating_threshold("high_recall")
+
+
 def test_high_recall_finds_every_name_balanced_finds_and_more() -> None:
     balanced, high = _names(operating_threshold("balanced")), _names(operating_threshold("high_recall"))
     for b_row, h_row in zip(balanced, high, strict=True):

@@ -268,12 +268,17 @@ def operating_threshold(point: str) -> float:
     """The shipped model's threshold at an operating point (`OPERATING_POINTS`).
 
     `balanced` is the default threshold; `high_recall` trades precision for recall
-    down to Presidio's precision on the same held-out training text.
+    down to Presidio's precision on the same held-out training text. A model trained
+    without a point (no peer precision measured) refuses it rather than quietly
+    answering with another point's threshold.
     """
     if point not in OPERATING_POINTS:
         raise ValueError(f"PERSON operating point must be one of {', '.join(OPERATING_POINTS)}, not {point!r}")
     points = _shipped().get("operating_points", {})
-    return float(points.get(point, _model()[1]))
+    if point not in points:
+        raise ValueError(f"the shipped PERSON model has no {point!r} operating point (it has: "
+                         f"{', '.join(points) or 'none'}); retrain it with train_person --peer-precision")
+    return float(points[point])
 
 
 _CACHE: dict[tuple[str, str], float] = {}
