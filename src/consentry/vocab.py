@@ -117,6 +117,13 @@ class Propagation(StrEnum):
     RETROACTIVE = "retroactive"
 
 
+class PersonPoint(StrEnum):
+    """The PERSON recogniser's operating points (thresholds shipped with its model)."""
+
+    BALANCED = "balanced"
+    HIGH_RECALL = "high_recall"
+
+
 class PiiType(StrEnum):
     PERSON = "PERSON"
     EMAIL = "EMAIL"

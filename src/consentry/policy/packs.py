@@ -23,7 +23,7 @@ import phonenumbers
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from consentry.vocab import ContentKind, LegalBasis, PiiType, Propagation, Purpose, Rule, Visibility
+from consentry.vocab import ContentKind, LegalBasis, PersonPoint, PiiType, Propagation, Purpose, Rule, Visibility
 
 DEFAULT_GROUP = "rest_of_world"
 """Countries that appear in no group of a version fall into this group."""
@@ -88,7 +88,7 @@ class Redaction(_Strict):
     max_pii_density: float = Field(0.2, ge=0.0, le=1.0)
     """Drop an item whose share of characters that are PII exceeds this."""
     mode: str = Field("pseudonymise", pattern="^(pseudonymise|mask)$")
-    person_operating_point: str = Field("balanced", pattern="^(balanced|high_recall)$")
+    person_operating_point: PersonPoint = PersonPoint.BALANCED
     """The PERSON recogniser's threshold: `balanced` (best recall-weighted F2) or
     `high_recall` (the most recall at a precision no lower than Presidio's on held-out
     training text; more names caught, more words masked that were not names)."""

@@ -10,8 +10,9 @@ social-media text): a capitalised word that is rare as an English word ("Dzeko",
 "Winehouse") is more likely a name than a frequent one ("Bridge", "Trading"). Any of
 them may be absent: the recogniser then runs with weaker features, never fails.
 `word_classes` reads a table built offline from the all-MiniLM-L6-v2 sentence encoder
-(each listed word's embedding cluster and name-likeness), shipped as package data;
-torch is needed only to rebuild it.
+(each listed word's embedding cluster and name-likeness), shipped as package data and,
+unlike the packages above, required by the shipped weights; torch is needed only to
+rebuild it.
 """
 
 from __future__ import annotations
@@ -148,8 +149,9 @@ def word_classes() -> dict[str, tuple[str, str]]:
     that tells names on the lists and rare in English from frequent English words on
     none, which carries over to surnames on no list. Package data
     `data/word_classes.tsv.gz`, one line per "cluster.bucket" key with its words;
-    absent or unreadable -> empty (the recogniser then runs without these features,
-    never fails). Nothing of torch is needed to read it.
+    absent or unreadable -> empty: features built on it are then absent, and a model
+    whose weights were trained with it refuses to run (`person._model`). Nothing of
+    torch is needed to read it.
     """
     try:
         raw = resources.files("consentry.redact").joinpath("data", WORD_CLASSES_FILE).read_bytes()

@@ -16,8 +16,8 @@ the word alone (`gazetteer.word_classes`: its k-means cluster, also of the previ
 and next word, and a name-likeness bucket that carries the name lists over to
 surnames on none of them; CV F2 0.734 -> 0.766 on the training sections). That table
 is built offline with torch (`train_person --build-word-classes`) and shipped as
-package data; inference only looks words up in it, and runs without those features
-when it is absent. Honorifics ("Dr.", "Mr") are context, never part of a name.
+package data; inference only looks words up in it. The shipped weights need it: the
+model refuses to run when it is missing (`_model`). Honorifics ("Dr.", "Mr") are context, never part of a name.
 Two adjacent candidates share their evidence (`pair_evidence`: "Wolfgang Munchau",
 each weak alone), and adjacent positive tokens merge into one span ("Ana Silva"). The
 weights (`data/person_model.json`) are trained on public training sections only
@@ -49,7 +49,7 @@ from consentry.redact.gazetteer import (
 )
 from consentry.redact.lexicon import word_set
 from consentry.redact.spans import Span
-from consentry.vocab import PiiType
+from consentry.vocab import PersonPoint, PiiType
 
 _TOKEN = re.compile(r"[#@]?\w+(?:['’-](?![sS]\b)\w+)*|\S")
 _SENT_END = {".", "!", "?", ":", '"', "|", "…", "RT", "rt"}
@@ -300,7 +300,7 @@ def _model() -> tuple[dict[str, float], float]:
     return m["weights"], float(m.get("threshold", THRESHOLD_DEFAULT))
 
 
-OPERATING_POINTS = ("balanced", "high_recall")
+OPERATING_POINTS = tuple(p.value for p in PersonPoint)
 
 
 def operating_threshold(point: str) -> float:
