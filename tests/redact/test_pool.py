@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from concurrent.futures.process import BrokenProcessPool
 
 import pyarrow as pa
@@ -63,3 +65,17 @@ def test_parallel_redaction_matches_one_process() -> None:
     many = list(r.redact_parallel(iter(batches), workers=2))
     assert [b.to_pylist() for b in many] == [b.to_pylist() for b in one]
     assert all(t and "[EMAIL]" in t for b in many for t in b.column("text").to_pylist())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux only")
+def test_a_worker_whose_parent_is_already_gone_exits_before_its_initializer() -> None:
+    # A worker started after its pool's maker died sees another parent (init, a subreaper):
+    # it must not go on to wait on the dead parent's queue.
+    code = ("import os, sys\n"
+            "from consentry.redact.redactor import _worker_start\n"
+            "_worker_start(os.getppid() + 1, lambda: print('initialised'), ())\n")
+    gone = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert gone.returncode == 1 and "initialised" not in gone.stdout
+    alive = subprocess.run([sys.executable, "-c", code.replace("os.getppid() + 1", "os.getppid()")],
+                           capture_output=True, text=True, timeout=60)
+    assert alive.returncode == 0 and "initialised" in alive.stdout

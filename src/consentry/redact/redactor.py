@@ -110,19 +110,24 @@ def _started() -> None:
     """A no-op task: its result means every worker process exists."""
 
 
-def _worker_start(initializer, initargs: tuple) -> None:  # noqa: ANN001
+def _worker_start(parent: int, initializer, initargs: tuple) -> None:  # noqa: ANN001
     """In each worker: die with the parent, then run the caller's initializer.
 
     A pool's workers wait on a queue that they themselves hold open, so a parent
     killed outright (SIGKILL, the OOM killer) would leave them, and anything waiting
     on their inherited pipes, waiting forever. On Linux the kernel ends them when the
-    thread that forked them goes away (PR_SET_PDEATHSIG).
+    thread that forked them goes away (PR_SET_PDEATHSIG; callers fork and shut the
+    pool down in one call, so that thread outlives the pool). A parent that died
+    before the request took effect is seen here: the worker's parent is no longer
+    `parent` (the pid of the process that made the pool), and it exits at once.
     """
     if sys.platform.startswith("linux"):
         import ctypes
         import signal
 
         ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+        if os.getppid() != parent:
+            os._exit(1)
     initializer(*initargs)
 
 
@@ -155,7 +160,7 @@ def fork_pool(redactor: Redactor, workers: int, initializer, initargs: tuple) ->
 
 def _executor(method: str, workers: int, initializer, initargs: tuple) -> ProcessPoolExecutor:  # noqa: ANN001
     return ProcessPoolExecutor(workers, mp_context=mp.get_context(method), initializer=_worker_start,
-                               initargs=(initializer, initargs))
+                               initargs=(os.getpid(), initializer, initargs))
 
 
 def start_pool(redactor: Redactor, workers: int, initializer, initargs: tuple) -> ProcessPoolExecutor:  # noqa: ANN001
