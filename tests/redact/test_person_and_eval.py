@@ -186,3 +186,30 @@ def test_training_features_use_the_common_words_they_are_given():
     tokens_all, labels_all = featurize(ex, frozenset())
     tokens_cw, labels_cw = featurize(ex, frozenset({"will"}))
     assert len(tokens_all) == len(tokens_cw) + 2 and sum(labels_all) == sum(labels_cw) + 1
+
+
+def test_held_out_folds_score_each_section_with_a_model_that_never_saw_it():
+    pytest.importorskip("sklearn")
+    from consentry.redact import person
+    from consentry.redact.datasets import Example
+    from consentry.redact.train_person import held_out_folds
+
+    def ex(i: int, text: str, name: str) -> Example:
+        s = text.index(name)
+        return Example(f"e{i}", text, [(s, s + len(name), PiiType.PERSON)])
+
+    # section "a" only ever has names after "with", section "b" only before "says"
+    a = [ex(i, f"Lunch with {n} Today", n) for i, n in enumerate(["Zorbin", "Quellan", "Tavrick", "Morvane"] * 3)]
+    b = [ex(i, f"{n} says Hello Again", n) for i, n in enumerate(["Brisket", "Fennel", "Capstan", "Dorsal"] * 3)]
+    examples, groups = a + b, ["a"] * len(a) + ["b"] * len(b)
+    shipped = person._model()
+    seen = {}
+    for section, held in held_out_folds(examples, 0.3, groups):
+        assert {e.id for e in held} == {e.id for e, g in zip(examples, groups) if g == section}
+        assert person._model() is not shipped  # the fold's weights, trained on the other section
+        seen[section] = person.token_probs("Lunch with Yarrow Today")[1]
+    assert set(seen) == {"a", "b"}
+    assert person._model() is shipped  # restored after the last fold
+    # "Yarrow" (token 2): the fold trained on section "a" learnt "with X"; the one that held "a" out
+    # learnt that names come first, so it rates "Lunch" (token 0) higher instead
+    assert seen["b"][2] > seen["a"][2] and seen["a"][0] > seen["b"][0]

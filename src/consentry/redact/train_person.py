@@ -31,6 +31,8 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from consentry.redact.datasets import Example, read_conll
@@ -38,6 +40,7 @@ from consentry.redact.peer import PEER_NAME
 from consentry.vocab import PiiType
 
 TRAIN_SETS = ("wnut17_train", "btc_a", "btc_b", "btc_e")
+C_DEFAULT = 0.3  # inverse L2 strength, chosen by the cross-validation below
 DATA = Path(__file__).resolve().parent / "data"
 
 
@@ -192,9 +195,27 @@ def f_beta(p: float, r: float, beta: float = 2.0) -> float:
     return (1 + b2) * p * r / (b2 * p + r) if p + r else 0.0
 
 
-def cv_curve(examples: list[Example], c: float, grid=tuple(round(0.05 + 0.025 * k, 3) for k in range(21)),
-             groups: list[str] | None = None) -> dict:
-    """Pooled overlap precision/recall per threshold on held-out folds of the training sections.
+@contextmanager
+def fold_model(weights: dict[str, float], cw: frozenset[str]) -> Iterator[None]:
+    """`person.detect_person` runs with `weights` and the common words `cw` inside the block."""
+    from consentry.redact import person
+
+    orig, orig_words = person._model, person.word_set
+    person._CACHE.clear()
+    person._CANDIDATE.clear()
+    person._model = lambda: (weights, 0.5)  # type: ignore[assignment]
+    person.word_set = lambda name: cw if name == "common_words.txt" else orig_words(name)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        person._model, person.word_set = orig, orig_words
+        person._CACHE.clear()
+        person._CANDIDATE.clear()
+
+
+def held_out_folds(examples: list[Example], c: float,
+                   groups: list[str] | None = None) -> Iterator[tuple[str | int, list[Example]]]:
+    """Each fold's held-out examples, yielded while `detect_person` runs the model trained on the rest.
 
     With `groups` (the section of each example) each fold holds out one whole section,
     trained on the others: the model is used on text from other sources and periods
@@ -203,37 +224,33 @@ def cv_curve(examples: list[Example], c: float, grid=tuple(round(0.05 + 0.025 * 
     common words from its own training part only, so that no word's use in a held-out
     name leaks into the fold.
     """
-    from consentry.redact import person
-    from consentry.redact.evaluate import PRF, score
-
-    totals = {t: PRF() for t in grid}
     keys = sorted(set(groups)) if groups is not None else list(range(4))
     for k in keys:
         held_out = [(groups[i] == k) if groups is not None else (i % 4 == k) for i in range(len(examples))]
         train = [e for e, h in zip(examples, held_out) if not h]
-        held = [e for e, h in zip(examples, held_out) if h]
         cw = frozenset(common_words_from(train))
         X, y = featurize(train, cw)
         vec, clf = fit(X, y, c)
-        person._model.cache_clear()
-        person._CACHE.clear()
-        person._CANDIDATE.clear()
-        orig, orig_words = person._model, person.word_set
-        w = to_weights(vec, clf, X)
-        person._model = lambda w=w: (w, 0.5)  # type: ignore[assignment]
-        person.word_set = lambda name, cw=cw: cw if name == "common_words.txt" else orig_words(name)  # type: ignore[assignment]
-        try:
-            for t in grid:
-                r = score([e.gold for e in held], [person.detect_person(e.text, t) for e in held], {PiiType.PERSON})
-                o = r["overlap"].get(PiiType.PERSON, PRF())
-                totals[t].tp_pred += o.tp_pred
-                totals[t].n_pred += o.n_pred
-                totals[t].tp_gold += o.tp_gold
-                totals[t].n_gold += o.n_gold
-        finally:
-            person._model, person.word_set = orig, orig_words
-            person._CACHE.clear()
-            person._CANDIDATE.clear()
+        with fold_model(to_weights(vec, clf, X), cw):
+            yield k, [e for e, h in zip(examples, held_out) if h]
+
+
+def cv_curve(examples: list[Example], c: float, grid=tuple(round(0.05 + 0.025 * k, 3) for k in range(21)),
+             groups: list[str] | None = None) -> dict:
+    """Pooled overlap precision/recall per threshold on held-out folds of the training sections
+    (`held_out_folds`)."""
+    from consentry.redact import person
+    from consentry.redact.evaluate import PRF, score
+
+    totals = {t: PRF() for t in grid}
+    for _, held in held_out_folds(examples, c, groups):
+        for t in grid:
+            r = score([e.gold for e in held], [person.detect_person(e.text, t) for e in held], {PiiType.PERSON})
+            o = r["overlap"].get(PiiType.PERSON, PRF())
+            totals[t].tp_pred += o.tp_pred
+            totals[t].n_pred += o.n_pred
+            totals[t].tp_gold += o.tp_gold
+            totals[t].n_gold += o.n_gold
     for t in grid:
         p, r = totals[t].precision, totals[t].recall
         print(f"  cv threshold {t:.3f}: P {p:.3f} R {r:.3f} F1 {totals[t].f1:.3f} F2 {f_beta(p, r):.3f}")
@@ -274,7 +291,7 @@ def peer_precision(examples: list[Example]) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, required=True)
-    ap.add_argument("--c", type=float, default=0.3, help="inverse L2 strength (chosen by the same cross-validation)")
+    ap.add_argument("--c", type=float, default=C_DEFAULT, help="inverse L2 strength (chosen by the same cross-validation)")
     ap.add_argument("--peer-precision", type=float, default=None,
                     help="Presidio's PERSON precision on the training sections, the high-recall point's floor "
                          "(default: measured, which needs the bench extra)")
