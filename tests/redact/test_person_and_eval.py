@@ -29,6 +29,14 @@ def test_person_leaves_honorifics_out_of_the_name():
     assert names("I met Dr Smith today") == ["Smith"]
 
 
+def test_company_designators_end_no_name_but_a_name_before_one_is_still_found():
+    for text in ("We are hiring at Pied Piper Labs: apply today", "At Wayne Capital we saw teams grow",
+                 "I joined Globex Corporation last spring"):
+        found = names(text)
+        assert not any(w in n for n in found for w in ("Labs", "Capital", "Corporation")), (text, found)
+    assert "Anna Kowalski" in names("Thanks to Anna Kowalski Consulting for the workshop")
+
+
 def test_person_ignores_plain_capitalised_words():
     assert names("The Weather Is Nice Today In The Morning") == []
     assert names("I love this song so much") == []

@@ -17,7 +17,8 @@ and next word, and a name-likeness bucket that carries the name lists over to
 surnames on none of them; CV F2 0.734 -> 0.766 on the training sections). That table
 is built offline with torch (`train_person --build-word-classes`) and shipped as
 package data; inference only looks words up in it. The shipped weights need it: the
-model refuses to run when it is missing (`_model`). Honorifics ("Dr.", "Mr") are context, never part of a name.
+model refuses to run when it is missing (`_model`). Honorifics ("Dr.", "Mr") are context, never part of a name,
+and so are company designators ("Labs", "Capital", "Inc": "Pied Piper Labs" is no person).
 Two adjacent candidates share their evidence (`pair_evidence`: "Wolfgang Munchau",
 each weak alone), and adjacent positive tokens merge into one span ("Ana Silva"). The
 weights (`data/person_model.json`) are trained on public training sections only
@@ -57,6 +58,18 @@ _PARTICLES = {"de", "da", "van", "von", "der", "del", "di", "le", "la", "bin", "
 THRESHOLD_DEFAULT = 0.5
 # Honorifics are context ("Dr. Anette Lahtela"), not part of the name: never candidates.
 _HONORIFICS = frozenset("mr mrs ms mx dr prof sir dame madam messrs rev hon".split())
+# Words that end company names ("Pied Piper Labs", "Wayne Capital", "Acme Inc") and are no
+# person's name: never candidates, so they neither join a name nor lend it pair evidence;
+# a name before one is still found ("Anna Kowalski Consulting"). Place words ("Park",
+# "Street", "Lake") are surnames too, so they stay candidates.
+_ORG_DESIGNATORS = frozenset("""
+inc ltd llc plc corp corporation co company group holdings partners capital ventures labs lab
+systems solutions technologies technology tech software industries studios entertainment
+networks consulting consultancy services associates agency foundation institute university
+academy hospital clinic pharma pharmaceuticals energy motors foods brands retail insurance
+finance financial analytics dynamics outfitters logistics robotics engineering manufacturing
+trading
+""".split())
 # Words that head or end names of organisations and places ("Piper Labs", "Victoria
 # Harbour"): a capitalised word next to one is rarely a person.
 _ORG_WORDS = frozenset("""
@@ -121,13 +134,14 @@ def _body(tok: str) -> str:
 
 def is_candidate(tok: str, fn: dict, ln: dict, cw: frozenset) -> bool:
     """Capitalised words, and lowercase words on a name list that are not common words;
-    the same for the text of a hashtag ("#Poroshenko")."""
+    the same for the text of a hashtag ("#Poroshenko"). Never an honorific or a company
+    designator."""
     tok = _body(tok)
     c = tok[:1]
     if not c.isalpha():
         return False
     low = tok.lower()
-    if low in _HONORIFICS:
+    if low in _HONORIFICS or low in _ORG_DESIGNATORS:
         return False
     if c.isupper():
         return True
