@@ -221,3 +221,30 @@ def test_held_out_folds_score_each_section_with_a_model_that_never_saw_it():
     # "Yarrow" (token 2): the fold trained on section "a" learnt "with X"; the one that held "a" out
     # learnt that names come first, so it rates "Lunch" (token 0) higher instead
     assert seen["b"][2] > seen["a"][2] and seen["a"][0] > seen["b"][0]
+
+
+def test_fast_scoring_equals_the_trained_model_over_its_features():
+    """`token_probs` (cached per-token parts) must score exactly what training featurised."""
+    import math
+
+    from consentry.redact import person
+    from consentry.redact.gazetteer import first_names, last_names
+    from consentry.redact.lexicon import word_set
+
+    weights, _ = person._model()
+    fn, ln, cw = first_names(), last_names(), word_set("common_words.txt")
+    texts = ["RT @bbc: Salmond scores victory over Darling in fractious debate",
+             "so proud of my colleague priya menon for the promotion!",
+             "Dr. Anette Lahtela met Wolfgang Munchau of the FT at Pied Piper Labs",
+             "WATCH LIVE: SHORTEN ON EBOLA #RobFord #royalwedding",
+             "Thanks Ana Silva ' s team and Vincent van Gogh . Dzeko"]
+    for text in texts * 2:  # the second round reads the caches the first one filled
+        tokens, probs = person.token_probs(text)
+        case = person.text_case(tokens)
+        expected = {}
+        for i, (_, _, tok) in enumerate(tokens):
+            if person.is_candidate(tok, fn, ln, cw):
+                z = sum(weights.get(f, 0.0) for f in person.token_features(tokens, i, case, fn, ln, cw))
+                expected[i] = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        assert probs.keys() == expected.keys(), text
+        assert all(math.isclose(probs[i], expected[i], rel_tol=1e-9, abs_tol=1e-12) for i in probs), text
