@@ -132,21 +132,14 @@ def held_out_sections(data: Path, limit: int | None) -> None:
             dr = o.recall - theirs.recall
             line.append(f"{point} P {o.precision:.3f} R {o.recall:.3f} ({dr:+.3f}"
                         f"{'' if better else ', LOWER precision'}: {'met' if dr >= 0.15 and better else 'not met'})")
-            _add(pooled[point], o)
-        _add(pooled["presidio"], theirs)
+            pooled[point] += o
+        pooled["presidio"] += theirs
         print(f"{name:13s} {len(held):5d} texts {theirs.n_gold:4d} names | consentry " + "; ".join(line)
               + f" | presidio P {theirs.precision:.3f} R {theirs.recall:.3f}")
     t = pooled["presidio"]
     print(f"{'pooled':13s} {'':11s} {t.n_gold:4d} names | consentry "
           + "; ".join(f"{p} P {pooled[p].precision:.3f} R {pooled[p].recall:.3f} ({pooled[p].recall - t.recall:+.3f})"
                       for p in points) + f" | presidio P {t.precision:.3f} R {t.recall:.3f}")
-
-
-def _add(total, o) -> None:  # noqa: ANN001 - PRF counts summed over sections
-    total.tp_pred += o.tp_pred
-    total.n_pred += o.n_pred
-    total.tp_gold += o.tp_gold
-    total.n_gold += o.n_gold
 
 
 def synth_network(members: int) -> Path:

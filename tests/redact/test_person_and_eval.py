@@ -248,3 +248,12 @@ def test_fast_scoring_equals_the_trained_model_over_its_features():
                 expected[i] = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
         assert probs.keys() == expected.keys(), text
         assert all(math.isclose(probs[i], expected[i], rel_tol=1e-9, abs_tol=1e-12) for i in probs), text
+
+
+def test_prf_pools_counts_not_ratios():
+    from consentry.redact.evaluate import PRF
+
+    total = PRF()
+    total += PRF(tp_pred=1, n_pred=1, tp_gold=1, n_gold=4)
+    total += PRF(tp_pred=1, n_pred=3, tp_gold=3, n_gold=4)
+    assert (total.precision, total.recall) == (0.5, 0.5)  # averaging the ratios would say 0.67 and 0.5

@@ -25,6 +25,14 @@ class PRF:
     tp_gold: int = 0
     n_gold: int = 0
 
+    def __iadd__(self, other: PRF) -> PRF:
+        """Pool another set's counts into these (precision and recall over both)."""
+        self.tp_pred += other.tp_pred
+        self.n_pred += other.n_pred
+        self.tp_gold += other.tp_gold
+        self.n_gold += other.n_gold
+        return self
+
     @property
     def precision(self) -> float:
         return self.tp_pred / self.n_pred if self.n_pred else 0.0

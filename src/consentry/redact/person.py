@@ -70,19 +70,14 @@ academy hospital clinic pharma pharmaceuticals energy motors foods brands retail
 finance financial analytics dynamics outfitters logistics robotics engineering manufacturing
 trading
 """.split())
-# Words that head or end names of organisations and places ("Piper Labs", "Victoria
-# Harbour"): a capitalised word next to one is rarely a person.
-_ORG_WORDS = frozenset("""
-inc ltd llc plc corp corporation co company group holdings partners capital ventures bank
-labs lab systems solutions technologies technology tech software industries media studios
-studio records entertainment networks network consulting services associates agency
-foundation institute university college school academy hospital clinic church council
-ministry department committee association society club fc united team airlines airways
-airport station harbour harbor port bay beach park square street road avenue lane bridge
-river lake mountain mount valley island islands city county state province district
-centre center mall hotel restaurant cafe bar gallery museum theatre theater arena stadium
-engineering manufacturing trading robotics logistics pharma pharmaceuticals energy motors
-foods brands retail insurance finance financial analytics dynamics outfitters consultancy
+# The designators and other words that head or end names of organisations and places
+# ("Piper Labs", "Victoria Harbour"): a capitalised word next to one is rarely a person.
+_ORG_WORDS = _ORG_DESIGNATORS | frozenset("""
+airlines airport airways arena association avenue bank bar bay beach bridge cafe center centre
+church city club college committee council county department district fc gallery harbor
+harbour hotel island islands lake lane mall media ministry mount mountain museum network park
+port province records restaurant river road school society square stadium state station street
+studio team theater theatre united valley
 """.split())
 
 

@@ -246,11 +246,7 @@ def cv_curve(examples: list[Example], c: float, grid=tuple(round(0.05 + 0.025 * 
     for _, held in held_out_folds(examples, c, groups):
         for t in grid:
             r = score([e.gold for e in held], [person.detect_person(e.text, t) for e in held], {PiiType.PERSON})
-            o = r["overlap"].get(PiiType.PERSON, PRF())
-            totals[t].tp_pred += o.tp_pred
-            totals[t].n_pred += o.n_pred
-            totals[t].tp_gold += o.tp_gold
-            totals[t].n_gold += o.n_gold
+            totals[t] += r["overlap"].get(PiiType.PERSON, PRF())
     for t in grid:
         p, r = totals[t].precision, totals[t].recall
         print(f"  cv threshold {t:.3f}: P {p:.3f} R {r:.3f} F1 {totals[t].f1:.3f} F2 {f_beta(p, r):.3f}")
