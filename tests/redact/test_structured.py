@@ -57,6 +57,9 @@ def test_credit_card_luhn():
     # the same 16 digits with the last one changed fail Luhn: not a card
     assert detect_credit_card("pay with 4454794511390934 now") == []
     assert detect_credit_card("0000000000000000") == []  # passes Luhn, but no card is all zeros
+    # the documented test cards have two distinct digits and are redacted like any card
+    for card in ("4111 1111 1111 1111", "5555-5555-5555-4444", "4111111111111111"):
+        assert surfaces(f"card {card}", detect_credit_card(f"card {card}")) == [card]
 
 
 def test_iban_mod97():
