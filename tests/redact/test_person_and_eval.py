@@ -37,6 +37,20 @@ def test_company_designators_end_no_name_but_a_name_before_one_is_still_found():
     assert "Anna Kowalski" in names("Thanks to Anna Kowalski Consulting for the workshop")
 
 
+def test_a_name_repeated_in_the_same_text_is_redacted_every_time():
+    later = "Munchau argued that rates will rise."
+    assert names(later) == []  # a lone surname, too weak on its own
+    # after the full name in the same post, the lone surname is the same person
+    assert names("Yesterday I met Wolfgang Munchau at the conference. " + later) == ["Wolfgang Munchau", "Munchau"]
+    # never across texts: a name in one item gives no evidence in another
+    from consentry.redact.detect import find_spans
+
+    got = find_spans(["Yesterday I met Wolfgang Munchau at the conference.", later], types=["PERSON"])
+    assert got[1] == []
+    # a frequent English word that is also a first name is not carried over
+    assert names("Will Smith was there. Will you come?") == ["Will Smith"]
+
+
 def test_person_ignores_plain_capitalised_words():
     assert names("The Weather Is Nice Today In The Morning") == []
     assert names("I love this song so much") == []

@@ -20,7 +20,9 @@ package data; inference only looks words up in it. The shipped weights need it: 
 model refuses to run when it is missing (`_model`). Honorifics ("Dr.", "Mr") are context, never part of a name,
 and so are company designators ("Labs", "Capital", "Inc": "Pied Piper Labs" is no person).
 Two adjacent candidates share their evidence (`pair_evidence`: "Wolfgang Munchau",
-each weak alone), and adjacent positive tokens merge into one span ("Ana Silva"). The
+each weak alone), adjacent positive tokens merge into one span ("Ana Silva"), and a word of
+a name found in a text is redacted wherever else that text repeats it (`repeated_mentions`:
+"Munchau argued", after "Wolfgang Munchau"; the same text only, never other items). The
 weights (`data/person_model.json`) are trained on public training sections only
 (WNUT-17 train, BTC sections A, B and E) by `python -m consentry.redact.train_person`;
 the evaluation sets (WNUT-17 dev, BTC G, Presidio's synthetic set) are never used. The
@@ -401,15 +403,42 @@ def pair_evidence(text: str, tokens: list[tuple[int, int, str]], probs: dict[int
     return out
 
 
+def repeated_mentions(tokens: list[tuple[int, int, str]], probs: dict[int, float], positive: set[int],
+                      cw: frozenset) -> dict[int, float]:
+    """Candidates that repeat a word of a name found in the same text, with that name word's score.
+
+    "Wolfgang Munchau spoke first. Munchau argued ..." names one person twice; the lone
+    surname, weak on its own, would otherwise stay in the redacted text beside the
+    `[PERSON]` it belongs to. Only the same text counts (never other items: forgetting one
+    item must change nothing in another), only capitalised occurrences (or a hashtag's
+    text) of a word of 3+ letters, and never a common word of the training text or one as
+    frequent in English as "will" or "the" (Zipf 6 and up).
+    """
+    names: dict[str, float] = {}
+    zipf = english_zipf()
+    for i in positive:
+        word = _body(tokens[i][2])
+        low = word.lower()
+        if len(word) >= 3 and word[:1].isupper() and low not in cw and zipf.get(low, 0) < 6:
+            names[word] = max(names.get(word, 0.0), probs[i])
+    if not names:
+        return {}
+    return {i: names[w] for i in probs if i not in positive and (w := _body(tokens[i][2])) in names}
+
+
 def detect_person(text: str, threshold: float | None = None) -> list[Span]:
     tokens, probs = token_probs(text)
     if not probs:
         return []
     probs = pair_evidence(text, tokens, probs)
     thr = _model()[1] if threshold is None else threshold
-    positive = sorted(i for i, p in probs.items() if p >= thr)
-    if not positive:
+    found = {i for i, p in probs.items() if p >= thr}
+    if not found:
         return []
+    again = repeated_mentions(tokens, probs, found, word_set("common_words.txt"))
+    probs.update(again)
+    found |= set(again)
+    positive = sorted(found)
     out: list[Span] = []
 
     def close(run: list[int]) -> None:
