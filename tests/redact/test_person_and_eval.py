@@ -136,6 +136,44 @@ def test_cli_find_apply_and_quarantine(tmp_path):
     assert res.exit_code != 0  # no key, no pseudonyms
 
 
+def test_cli_quarantines_a_line_that_is_not_utf8_and_keeps_the_rest(tmp_path):
+    from consentry.cli import app
+
+    inp = tmp_path / "texts.jsonl"
+    inp.write_bytes(json.dumps({"id": 1, "text": "call +44 20 7946 0958"}).encode() + b"\n"
+                    + b'{"id": 2, "text": "caf\xe9"}\n'
+                    + json.dumps({"id": 3, "text": "fine"}).encode() + b"\n")
+    out = tmp_path / "spans.jsonl"
+    res = CliRunner().invoke(app, ["redact", "find", "--in", str(inp), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == [1, 3]
+    (q,) = [json.loads(line) for line in (tmp_path / "spans.jsonl.quarantine.jsonl").read_text().splitlines()]
+    assert q["row"] == 2 and q["error"].startswith("not UTF-8")
+
+
+def test_cli_on_all_cores_writes_what_one_process_writes_in_input_order(tmp_path):
+    """Several chunks of lines on two workers: the same lines, in input order, as on one."""
+    from consentry.cli import app
+    from consentry.redact.jsonl import CHUNK
+
+    texts = ["Anna Kowalski wrote to ana@example.com", "nothing here", "ring +44 20 7946 0958 after 5",
+             "Met Wolfgang Munchau; Munchau agreed"]
+    n = 2 * CHUNK + 7
+    inp = tmp_path / "texts.jsonl"
+    inp.write_text("".join(json.dumps({"id": i, "text": f"{texts[i % 4]} #{i}"}) + "\n" for i in range(n)),
+                   encoding="utf-8")
+    runner = CliRunner()
+    for cmd in ("find", "apply"):
+        got = {}
+        for w in ("1", "2"):
+            out = tmp_path / f"{cmd}-{w}.jsonl"
+            res = runner.invoke(app, ["redact", cmd, "--in", str(inp), "--out", str(out), "--workers", w])
+            assert res.exit_code == 0, res.output
+            got[w] = out.read_text(encoding="utf-8").splitlines()
+        assert len(got["1"]) == n and [json.loads(line)["id"] for line in got["2"]] == list(range(n))
+        assert got["2"] == got["1"], cmd
+
+
 def test_shared_presidio_set_structured_targets(shared_dir):
     """Issue 3 target: structured types recall >= 0.98 at precision >= 0.95 (overlap)."""
     path = shared_dir / "data" / "pii" / "presidio_synth_dataset_v2.json"

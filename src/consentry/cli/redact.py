@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
@@ -23,6 +24,37 @@ PersonOpt = typer.Option(
 )
 
 
+WorkersOpt = typer.Option(
+    None, "--workers", min=1,
+    help="Processes to run on (default: all cores for inputs over 1 MB, else one).",
+)
+AUTO_PARALLEL_BYTES = 1 << 20  # below this, starting a pool costs more than it saves
+
+
+def _workers(inp: Path, workers: int | None) -> int:
+    if workers is not None:
+        return workers
+    return (os.cpu_count() or 1) if inp.stat().st_size > AUTO_PARALLEL_BYTES else 1
+
+
+def _run_with_progress(job, inp: Path, verb: str):  # noqa: ANN001, ANN202 - job(progress=callback) -> JobReport
+    """`job` with a progress bar over the bytes of `inp` (on a terminal only)."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    total = inp.stat().st_size
+    with Progress(TextColumn(verb), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                  console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(verb, total=total)
+        return job(progress=lambda n: bar.advance(task, n))
+
+
 def _person_threshold(point: str) -> float:
     from consentry.redact.person import operating_threshold
 
@@ -38,11 +70,14 @@ def find(
     out: Path = typer.Option(..., "--out", help='JSONL lines {"id", "spans": [...]}.'),
     members: Optional[Path] = MembersOpt,
     person: str = PersonOpt,
+    workers: Optional[int] = WorkersOpt,
 ) -> None:
     """Write the personal-data spans (character offsets) of each text."""
+    from consentry.redact import RedactConfig, Redactor
     from consentry.redact.jsonl import find_file, load_directory
 
-    r = find_file(inp, out, load_directory(members), person_threshold=_person_threshold(person))
+    redactor = Redactor(RedactConfig(person_threshold=_person_threshold(person)), load_directory(members))
+    r = _run_with_progress(partial(find_file, inp, out, redactor, _workers(inp, workers)), inp, "finding")
     console.print(f"{r.read} texts, {r.spans} spans -> {out}")
     if r.quarantined:
         console.print(f"[red]{r.quarantined} malformed lines[/] -> {r.quarantine_path}")
@@ -57,6 +92,7 @@ def apply(
     members: Optional[Path] = MembersOpt,
     key_env: str = typer.Option("CONSENTRY_REDACT_KEY", "--key-env", help="Environment variable holding the pseudonym key."),
     person: str = PersonOpt,
+    workers: Optional[int] = WorkersOpt,
 ) -> None:
     """Replace personal data: `[TYPE]` masks or keyed, consistent pseudonyms."""
     from consentry.redact import RedactConfig, Redactor
@@ -68,7 +104,8 @@ def apply(
     if operator == "pseudonym" and not key:
         raise typer.BadParameter(f"--operator pseudonym needs a secret key in ${key_env}")
     cfg = RedactConfig(operator=operator, max_density=max_density, person_threshold=_person_threshold(person))
-    r = apply_file(inp, out, Redactor(cfg, load_directory(members), key=key))
+    redactor = Redactor(cfg, load_directory(members), key=key)
+    r = _run_with_progress(partial(apply_file, inp, out, redactor, _workers(inp, workers)), inp, "redacting")
     console.print(f"{r.read} texts, {r.spans} spans replaced, {r.dropped} dropped -> {out}")
     if r.quarantined:
         console.print(f"[red]{r.quarantined} malformed lines[/] -> {r.quarantine_path}")

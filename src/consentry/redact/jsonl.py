@@ -3,22 +3,24 @@
 Input lines are `{"id": ..., "text": ...}`. A line that is not JSON, not an object,
 or lacks an `id` or a string `text` is not guessed at: it goes to a quarantine file
 with its line number, field and error, so every input line ends in exactly one of
-the output or the quarantine.
+the output or the quarantine. Chunks of lines are processed on `workers` processes
+(`redactor.parallel_map`) and written in input order; `progress` is told how many
+bytes of the input each chunk took.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from consentry.redact.detect import find_spans
 from consentry.redact.directory import MemberDirectory
-from consentry.redact.redactor import Redactor
+from consentry.redact.redactor import Redactor, parallel_map
 
 CHUNK = 2048
 
@@ -33,9 +35,17 @@ class JobReport:
     quarantine_path: Path | None = None
 
 
-def _records(path: Path, quarantine: list[dict]) -> Iterator[tuple[object, str]]:
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+def _records(path: Path, quarantine: list[dict]) -> Iterator[tuple[object, str, int]]:
+    """(id, text, bytes of the line) per valid line; anything else goes to `quarantine`."""
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            size = len(raw)
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                quarantine.append({"file": str(path), "row": lineno, "field": None, "error": f"not UTF-8: {exc}",
+                                   "raw": raw.decode("utf-8", "replace").rstrip("\n")})
+                continue
             if not line.strip():
                 continue
             try:
@@ -50,18 +60,25 @@ def _records(path: Path, quarantine: list[dict]) -> Iterator[tuple[object, str]]
             if not isinstance(text, str):
                 quarantine.append({"file": str(path), "row": lineno, "field": "text", "error": "text must be a string", "raw": line.rstrip("\n")})
                 continue
-            yield rec["id"], text
+            yield rec["id"], text, size
 
 
-def _chunks(it: Iterator[tuple[object, str]]) -> Iterator[list[tuple[object, str]]]:
-    buf: list[tuple[object, str]] = []
-    for rec in it:
-        buf.append(rec)
-        if len(buf) >= CHUNK:
-            yield buf
-            buf = []
-    if buf:
-        yield buf
+def _chunks(path: Path, quarantine: list[dict], pending: deque) -> Iterator[list[str]]:
+    """The texts of `CHUNK` valid lines at a time; their ids and byte count go to `pending`."""
+    ids: list[object] = []
+    texts: list[str] = []
+    size = 0
+    for rid, text, n in _records(path, quarantine):
+        ids.append(rid)
+        texts.append(text)
+        size += n
+        if len(texts) >= CHUNK:
+            pending.append((ids, size))
+            yield texts
+            ids, texts, size = [], [], 0
+    if texts:
+        pending.append((ids, size))
+        yield texts
 
 
 def _write_quarantine(out: Path, quarantine: list[dict], report: JobReport) -> None:
@@ -89,35 +106,44 @@ def load_directory(members: Path | None) -> MemberDirectory | None:
     return MemberDirectory.from_members(table)
 
 
-def find_file(inp: Path, out: Path, directory: MemberDirectory | None = None,
-              person_threshold: float | None = None) -> JobReport:
+def find_file(inp: Path, out: Path, redactor: Redactor, workers: int = 1,
+              progress: Callable[[int], None] | None = None) -> JobReport:
     """`{"id","text"}` lines → `{"id","spans":[{start,end,type,score[,member_id]}]}` lines."""
     report = JobReport()
     quarantine: list[dict] = []
+    pending: deque = deque()
     with out.open("w", encoding="utf-8") as f:
-        for chunk in _chunks(_records(inp, quarantine)):
-            report.read += len(chunk)
-            for (rid, _), spans in zip(chunk, find_spans([t for _, t in chunk], directory=directory,
-                                                                 person_threshold=person_threshold)):
+        for found in parallel_map(redactor, "spans_batch", _chunks(inp, quarantine, pending), workers):
+            ids, size = pending.popleft()
+            report.read += len(ids)
+            for rid, spans in zip(ids, found, strict=True):
                 report.spans += len(spans)
                 f.write(json.dumps({"id": rid, "spans": [s.to_dict() for s in spans]}, ensure_ascii=False) + "\n")
                 report.written += 1
+            if progress:
+                progress(size)
     _write_quarantine(out, quarantine, report)
     return report
 
 
-def apply_file(inp: Path, out: Path, redactor: Redactor) -> JobReport:
+def apply_file(inp: Path, out: Path, redactor: Redactor, workers: int = 1,
+               progress: Callable[[int], None] | None = None) -> JobReport:
     """`{"id","text"}` lines → `{"id","text","pii_count","dropped"}` (text null when dropped)."""
     report = JobReport()
     quarantine: list[dict] = []
+    pending: deque = deque()
+    batches = (pa.record_batch({"text": pa.array(texts, pa.string())}) for texts in _chunks(inp, quarantine, pending))
     with out.open("w", encoding="utf-8") as f:
-        for chunk in _chunks(_records(inp, quarantine)):
-            report.read += len(chunk)
-            for rid, text in chunk:
-                new, count, dropped = redactor.redact_text(text)
+        for batch in parallel_map(redactor, "redact_batch", batches, workers):
+            ids, size = pending.popleft()
+            report.read += len(ids)
+            rows = zip(ids, *(batch.column(c).to_pylist() for c in ("text", "pii_count", "dropped")), strict=True)
+            for rid, new, count, dropped in rows:
                 report.spans += count
                 report.dropped += dropped
                 f.write(json.dumps({"id": rid, "text": new, "pii_count": count, "dropped": dropped}, ensure_ascii=False) + "\n")
                 report.written += 1
+            if progress:
+                progress(size)
     _write_quarantine(out, quarantine, report)
     return report

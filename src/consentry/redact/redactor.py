@@ -15,6 +15,7 @@ import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from functools import partial
 
 import pyarrow as pa
 
@@ -49,6 +50,10 @@ class Redactor:
         if self.extra is not None:
             found = resolve(found + self.extra.find(text))
         return [s for s in found if s.score >= self.config.min_score]
+
+    def spans_batch(self, texts: list[str | None]) -> list[list[Span]]:
+        """`spans` of each text, in order (the unit of work `parallel_map` ships to a worker)."""
+        return [self.spans(t) for t in texts]
 
     def redact_text(self, text: str | None) -> tuple[str | None, int, bool]:
         """(new text, number of spans, dropped)."""
@@ -193,22 +198,31 @@ def _init(redactor: Redactor) -> None:
     _WORKER = redactor
 
 
-def _work(batch: pa.RecordBatch) -> pa.RecordBatch:
+def _call(method: str, item):  # noqa: ANN001, ANN202 - whatever the Redactor method takes and returns
     assert _WORKER is not None
-    return _WORKER.redact_batch(batch)
+    return getattr(_WORKER, method)(item)
+
+
+def parallel_map(redactor: Redactor, method: str, items: Iterable, workers: int | None = None) -> Iterator:
+    """`redactor.<method>(item)` for each item on `workers` processes (default: all cores), in input order.
+
+    Items are read lazily, at most two per worker in flight; with one worker, all runs in this process.
+    """
+    workers = workers or os.cpu_count() or 1
+    if workers <= 1:
+        fn = getattr(redactor, method)
+        for item in items:
+            yield fn(item)
+        return
+    pool = start_pool(redactor, workers, _init, (redactor,))
+    try:
+        yield from map_ordered(pool, partial(_call, method), items, 2 * workers)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def redact_parallel(
     redactor: Redactor, batches: Iterable[pa.RecordBatch], workers: int | None = None
 ) -> Iterator[pa.RecordBatch]:
     """Redact batches on `workers` processes (default: all cores), yielding in input order."""
-    workers = workers or os.cpu_count() or 1
-    if workers <= 1:
-        for b in batches:
-            yield redactor.redact_batch(b)
-        return
-    pool = start_pool(redactor, workers, _init, (redactor,))
-    try:
-        yield from map_ordered(pool, _work, batches, 2 * workers)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    return parallel_map(redactor, "redact_batch", batches, workers)
