@@ -146,16 +146,19 @@ def is_candidate(tok: str, fn: dict, ln: dict, cw: frozenset) -> bool:
 
 
 def text_case(tokens: list[tuple[int, int, str]]) -> str:
-    words = [t for _, _, t in tokens if t[:1].isalpha()]
-    if not words:
+    n = up = title = 0
+    for _, _, t in tokens:
+        if t[:1].isalpha():
+            n += 1
+            title += t[0].isupper()
+            up += len(t) > 1 and t.isupper()
+    if not n:
         return "none"
-    up = sum(t.isupper() and len(t) > 1 for t in words) / len(words)
-    title = sum(t[:1].isupper() for t in words) / len(words)
-    if up > 0.6:
+    if up / n > 0.6:
         return "caps"
-    if title < 0.1:
+    if title / n < 0.1:
         return "lower"
-    if title > 0.6:
+    if title / n > 0.6:
         return "title"
     return "mixed"
 
@@ -251,17 +254,34 @@ def second_features(kind: str, tok: str) -> list[str]:
     return [kind + "=" + tok.lower(), kind + "sh=" + _nshape(tok)]
 
 
-def local_features(tok: str, prev: str, prev2: str, nxt: str, nxt2: str, first: bool, cw: frozenset) -> list[str]:
-    sh = shape(_body(tok))
-    start = str(first or prev in _SENT_END)
+def local_key(tok: str, prev: str, prev2: str, nxt: str, nxt2: str, first: bool, cw: frozenset) -> tuple:
+    """What `local_features` reads of a token and its neighbours: a few flags and the token's shape."""
+    return (
+        shape(_body(tok)),
+        first or prev in _SENT_END,
+        tok.lower() in cw,
+        nxt in ("'", "’") and nxt2.lower() == "s",
+        nxt[:1].isupper(),
+        prev[:1].isupper(),
+        prev.lower() in _HONORIFICS or (prev == "." and prev2.lower() in _HONORIFICS),
+    )
+
+
+def key_features(key: tuple) -> list[str]:
+    sh, start, common, poss, ncap, pcap, hon = key
     return [
-        "start=" + start,
-        "start+cw=" + start + str(tok.lower() in cw),
-        "poss=" + str(nxt in ("'", "’") and nxt2.lower() == "s"),
-        "n1cap=" + str(nxt[:1].isupper()) + sh,
-        "p1cap=" + str(prev[:1].isupper()) + sh,
-        "hon=" + str(prev.lower() in _HONORIFICS or (prev == "." and prev2.lower() in _HONORIFICS)),
+        "start=" + str(start),
+        "start+cw=" + str(start) + str(common),
+        "poss=" + str(poss),
+        "n1cap=" + str(ncap) + sh,
+        "p1cap=" + str(pcap) + sh,
+        "hon=" + str(hon),
     ]
+
+
+def local_features(tok: str, prev: str, prev2: str, nxt: str, nxt2: str, first: bool, cw: frozenset) -> list[str]:
+    """Features of the token in its place: sentence start, possessive, capitalised neighbours, honorific."""
+    return key_features(local_key(tok, prev, prev2, nxt, nxt2, first, cw))
 
 
 def _neighbours(tokens: list[tuple[int, int, str]], i: int) -> tuple[str, str, str, str]:
@@ -351,9 +371,9 @@ def _part(key: tuple[str, str], features, *args) -> float:  # noqa: ANN001 - a f
 def token_probs(text: str) -> tuple[list[tuple[int, int, str]], dict[int, float]]:
     """Tokens of `text` and P(person) for each candidate token index.
 
-    Equal to the logistic model over `token_features`, computed as cached per-token
-    parts (the token itself; as previous, next, second-previous or second-next word)
-    plus a few local features, which is what makes it fast.
+    Equal to the logistic model over `token_features`, computed as cached parts: per
+    token (itself; as previous, next, second-previous or second-next word) and per
+    `local_key` (a few flags of its place), which is what makes it fast.
     """
     weights, _ = _model()
     tokens = tokenize(text)
@@ -363,7 +383,6 @@ def token_probs(text: str) -> tuple[list[tuple[int, int, str]], dict[int, float]
     case = text_case(tokens)
     wkind = "w" + case
     probs: dict[int, float] = {}
-    get = weights.get
     for i, (_, _, tok) in enumerate(tokens):
         cand = _CANDIDATE.get(tok)
         if cand is None:
@@ -373,7 +392,8 @@ def token_probs(text: str) -> tuple[list[tuple[int, int, str]], dict[int, float]
         if not cand:
             continue
         prev, prev2, nxt, nxt2 = _neighbours(tokens, i)
-        z = sum(get(f, 0.0) for f in local_features(tok, prev, prev2, nxt, nxt2, i == 0, cw))
+        key = local_key(tok, prev, prev2, nxt, nxt2, i == 0, cw)
+        z = _part(("loc", key), key_features, key)
         z += _part((wkind, tok), intrinsic_features, tok, case, fn, ln, cw)
         z += _part(("p1", prev), prev1_features, prev, fn, ln)
         z += _part(("p2", prev2), second_features, "p2", prev2)
