@@ -143,5 +143,51 @@ def eval_(
             )
 
 
+@redact_app.command("explain")
+def explain_(
+    text: Optional[str] = typer.Argument(None, help="The text to explain (or --in FILE --id ID)."),
+    inp: Optional[Path] = typer.Option(None, "--in", exists=True, dir_okay=False, help='JSONL lines {"id", "text"}.'),
+    item_id: Optional[str] = typer.Option(None, "--id", help="The line of --in to explain."),
+    members: Optional[Path] = MembersOpt,
+    person: str = PersonOpt,
+    top: int = typer.Option(5, "--top", min=1, help="Heaviest features shown per PERSON candidate."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object instead of tables."),
+) -> None:
+    """Why each span was found, and every word the PERSON recogniser scored, found or not."""
+    import json
+
+    from consentry.redact.explain import explain
+    from consentry.redact.jsonl import load_directory, text_of
+
+    if (text is None) == (inp is None):
+        raise typer.BadParameter("give the text, or --in FILE with --id ID (not both)")
+    if inp is not None:
+        if item_id is None:
+            raise typer.BadParameter("--in needs --id", param_hint="--id")
+        try:
+            text = text_of(inp, item_id)
+        except KeyError as exc:
+            raise typer.BadParameter(exc.args[0], param_hint="--id") from exc
+    ex = explain(text, load_directory(members), _person_threshold(person), top=top)
+    if as_json:
+        typer.echo(json.dumps(ex.to_dict(), ensure_ascii=False))
+        return
+    spans = Table(title=f"{len(ex.spans)} spans kept")
+    for col in ("start-end", "type", "text", "score", "member"):
+        spans.add_column(col)
+    for s in ex.spans:
+        spans.add_row(f"{s.start}-{s.end}", str(s.type), text[s.start:s.end], f"{s.score:.3f}", s.member_id or "")
+    console.print(spans)
+    cands = Table(title=f"PERSON candidates: found when the score is >= {ex.person_threshold} ('{person}')")
+    for col in ("word", "model", "score", "found", "why: the heaviest features (weight, what it reads)"):
+        cands.add_column(col)
+    for c in ex.candidates:
+        why = "\n".join(f"{r.weight:+.2f} {r.reads}" for r in c.reasons)
+        if c.evidence:
+            why = f"[bold]{c.evidence}[/]\n" + why
+        cands.add_row(c.word, f"{c.model:.3f}", f"{c.score:.3f}", "yes" if c.found else "no", why)
+    console.print(cands)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(redact_app, name="redact")

@@ -63,6 +63,17 @@ def _records(path: Path, quarantine: list[dict]) -> Iterator[tuple[object, str, 
             yield rec["id"], text, size
 
 
+def text_of(path: Path, item_id: str) -> str:
+    """The text of the line whose id is `item_id` (compared as text); KeyError naming the file if none."""
+    quarantine: list[dict] = []
+    for rid, text, _ in _records(path, quarantine):
+        if str(rid) == item_id:
+            return text
+    rows = [q["row"] for q in quarantine]
+    raise KeyError(f"{path}: no line with id {item_id!r}"
+                   + (f" ({len(rows)} malformed lines skipped: rows {', '.join(map(str, rows[:10]))})" if rows else ""))
+
+
 def _chunks(path: Path, quarantine: list[dict], pending: deque) -> Iterator[list[str]]:
     """The texts of `CHUNK` valid lines at a time; their ids and byte count go to `pending`."""
     ids: list[object] = []

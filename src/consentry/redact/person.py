@@ -41,6 +41,7 @@ import math
 import re
 from functools import lru_cache
 from importlib import resources
+from typing import NamedTuple
 
 from consentry.redact.gazetteer import (
     WORD_CLASSES_FILE,
@@ -446,24 +447,45 @@ def repeated_mentions(tokens: list[tuple[int, int, str]], probs: dict[int, float
     return {i: names[w] for i in probs if i not in positive and (w := _body(tokens[i][2])) in names}
 
 
-def detect_person(text: str, threshold: float | None = None) -> list[Span]:
-    tokens, probs = token_probs(text)
-    if not probs:
-        return []
-    probs = pair_evidence(text, tokens, probs)
+class Scored(NamedTuple):
+    """How `detect_person` scored one text: what `explain` shows and the spans are made of."""
+
+    tokens: list[tuple[int, int, str]]
+    model: dict[int, float]  # candidate token index -> P(person) of the model alone
+    score: dict[int, float]  # after pair evidence and repeated mentions
+    threshold: float
+    positive: list[int]  # token indices at or above the threshold, or repeating a found name
+    repeated: frozenset[int]  # those found only because they repeat a found name
+
+
+def score_text(text: str, threshold: float | None = None) -> Scored:
+    tokens, model = token_probs(text)
     thr = _model()[1] if threshold is None else threshold
+    if not model:
+        return Scored(tokens, model, {}, thr, [], frozenset())
+    probs = pair_evidence(text, tokens, model)
     found = {i for i, p in probs.items() if p >= thr}
-    if not found:
-        return []
-    again = repeated_mentions(tokens, probs, found, word_set("common_words.txt"))
-    probs.update(again)
-    found |= set(again)
-    positive = sorted(found)
+    again: dict[int, float] = {}
+    if found:
+        again = repeated_mentions(tokens, probs, found, word_set("common_words.txt"))
+        probs.update(again)
+        found |= set(again)
+    return Scored(tokens, model, probs, thr, sorted(found), frozenset(again))
+
+
+def detect_person(text: str, threshold: float | None = None) -> list[Span]:
+    scored = score_text(text, threshold)
+    return person_spans(text, scored) if scored.positive else []
+
+
+def person_spans(text: str, scored: Scored) -> list[Span]:
+    """Adjacent positive tokens (or two joined by a particle, "van") make one span."""
+    tokens, probs, positive = scored.tokens, scored.score, scored.positive
     out: list[Span] = []
 
     def close(run: list[int]) -> None:
-        scored = [probs[j] for j in run if j in probs]
-        out.append(Span(tokens[run[0]][0], tokens[run[-1]][1], PiiType.PERSON, round(sum(scored) / len(scored), 4)))
+        vals = [probs[j] for j in run if j in probs]
+        out.append(Span(tokens[run[0]][0], tokens[run[-1]][1], PiiType.PERSON, round(sum(vals) / len(vals), 4)))
 
     def spaced(a: int, b: int) -> bool:
         return not text[tokens[a][1]:tokens[b][0]].strip()
