@@ -22,6 +22,19 @@ PersonOpt = typer.Option(
     help="PERSON operating point: balanced (best recall-weighted F2) or high_recall (most recall at a "
          "precision no lower than Presidio's on held-out training text)",
 )
+AllowOpt = typer.Option(
+    None, "--allow", exists=True, dir_okay=False,
+    help="Terms that are not people (skills, companies), one per line: a PERSON guess inside one is kept.",
+)
+
+
+def _allow_terms(path: Path | None) -> tuple[str, ...]:
+    from consentry.redact.allow import read_terms
+
+    try:
+        return read_terms(path) if path is not None else ()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--allow") from exc
 
 
 WorkersOpt = typer.Option(
@@ -70,13 +83,15 @@ def find(
     out: Path = typer.Option(..., "--out", help='JSONL lines {"id", "spans": [...]}.'),
     members: Optional[Path] = MembersOpt,
     person: str = PersonOpt,
+    allow: Optional[Path] = AllowOpt,
     workers: Optional[int] = WorkersOpt,
 ) -> None:
     """Write the personal-data spans (character offsets) of each text."""
     from consentry.redact import RedactConfig, Redactor
     from consentry.redact.jsonl import find_file, load_directory
 
-    redactor = Redactor(RedactConfig(person_threshold=_person_threshold(person)), load_directory(members))
+    cfg = RedactConfig(person_threshold=_person_threshold(person), allow_terms=_allow_terms(allow))
+    redactor = Redactor(cfg, load_directory(members))
     r = _run_with_progress(partial(find_file, inp, out, redactor, _workers(inp, workers)), inp, "finding")
     console.print(f"{r.read} texts, {r.spans} spans -> {out}")
     if r.quarantined:
@@ -92,6 +107,7 @@ def apply(
     members: Optional[Path] = MembersOpt,
     key_env: str = typer.Option("CONSENTRY_REDACT_KEY", "--key-env", help="Environment variable holding the pseudonym key."),
     person: str = PersonOpt,
+    allow: Optional[Path] = AllowOpt,
     workers: Optional[int] = WorkersOpt,
 ) -> None:
     """Replace personal data: `[TYPE]` masks or keyed, consistent pseudonyms."""
@@ -103,7 +119,8 @@ def apply(
     key = os.environ.get(key_env, "").encode() or None
     if operator == "pseudonym" and not key:
         raise typer.BadParameter(f"--operator pseudonym needs a secret key in ${key_env}")
-    cfg = RedactConfig(operator=operator, max_density=max_density, person_threshold=_person_threshold(person))
+    cfg = RedactConfig(operator=operator, max_density=max_density, person_threshold=_person_threshold(person),
+                       allow_terms=_allow_terms(allow))
     redactor = Redactor(cfg, load_directory(members), key=key)
     r = _run_with_progress(partial(apply_file, inp, out, redactor, _workers(inp, workers)), inp, "redacting")
     console.print(f"{r.read} texts, {r.spans} spans replaced, {r.dropped} dropped -> {out}")
@@ -150,6 +167,7 @@ def explain_(
     item_id: Optional[str] = typer.Option(None, "--id", help="The line of --in to explain."),
     members: Optional[Path] = MembersOpt,
     person: str = PersonOpt,
+    allow: Optional[Path] = AllowOpt,
     top: int = typer.Option(5, "--top", min=1, help="Heaviest features shown per PERSON candidate."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object instead of tables."),
 ) -> None:
@@ -168,7 +186,11 @@ def explain_(
             text = text_of(inp, item_id)
         except KeyError as exc:
             raise typer.BadParameter(exc.args[0], param_hint="--id") from exc
-    ex = explain(text, load_directory(members), _person_threshold(person), top=top)
+    from consentry.redact.allow import AllowList
+
+    terms = _allow_terms(allow)
+    ex = explain(text, load_directory(members), _person_threshold(person), top=top,
+                 allow=AllowList(terms) if terms else None)
     if as_json:
         typer.echo(json.dumps(ex.to_dict(), ensure_ascii=False))
         return
@@ -185,7 +207,8 @@ def explain_(
         why = "\n".join(f"{r.weight:+.2f} {r.reads}" for r in c.reasons)
         if c.evidence:
             why = f"[bold]{c.evidence}[/]\n" + why
-        cands.add_row(c.word, f"{c.model:.3f}", f"{c.score:.3f}", "yes" if c.found else "no", why)
+        found = ("yes, but inside an allowed term: kept" if c.allowed else "yes") if c.found else "no"
+        cands.add_row(c.word, f"{c.model:.3f}", f"{c.score:.3f}", found, why)
     console.print(cands)
 
 

@@ -92,6 +92,9 @@ class Redaction(_Strict):
     """The PERSON recogniser's threshold: `balanced` (best recall-weighted F2) or
     `high_recall` (the most recall at a precision no lower than Presidio's on held-out
     training text; more names caught, more words masked that were not names)."""
+    allow_terms: list[str] = Field(default_factory=list)
+    """Terms that are not people on this platform (its skills taxonomy, company pages):
+    a PERSON guess inside one is not redacted. Member mentions are redacted regardless."""
 
 
 class PackVersion(_Strict):

@@ -22,6 +22,9 @@ class RedactConfig(BaseModel):
       personal data exceeds this (None: never drop).
     - `always_redact`: extra names that are always redacted as PERSON wherever they
       appear, e.g. non-members who objected.
+    - `allow_terms`: terms that are not people on this platform (skills, companies,
+      products): a PERSON guess inside one is not redacted (`allow.AllowList`); member
+      mentions, `always_redact` names and structured data are redacted regardless.
     - `min_score`: spans scored below this are ignored.
     - `person_threshold`: probability above which a word is taken as part of a name by
       the PERSON recogniser (None: the shipped model's threshold; lower = more recall).
@@ -33,5 +36,6 @@ class RedactConfig(BaseModel):
     operator: Literal["mask", "pseudonym"] = "mask"
     max_density: float | None = Field(default=0.5, ge=0.0, le=1.0)
     always_redact: tuple[str, ...] = ()
+    allow_terms: tuple[str, ...] = ()
     min_score: float = Field(default=0.0, ge=0.0, le=1.0)
     person_threshold: float | None = Field(default=None, gt=0.0, lt=1.0)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 import pyarrow as pa
 
 from consentry.redact.address import detect_address
+from consentry.redact.allow import AllowList
 from consentry.redact.directory import MemberDirectory
 from consentry.redact.person import detect_person
 from consentry.redact.phone import detect_phone
@@ -61,15 +62,17 @@ def spans_for(
     types: frozenset[PiiType],
     directory: MemberDirectory | None = None,
     person_threshold: float | None = None,
+    allow: AllowList | None = None,
 ) -> list[Span]:
-    """All spans of one text, overlaps resolved."""
+    """All spans of one text, overlaps resolved; PERSON guesses inside an `allow`ed term are left out."""
     if not text:
         return []
     found: list[Span] = []
     for typ, det in DETECTORS.items():
         if typ in types:
-            if typ is PiiType.PERSON and person_threshold is not None:
-                found.extend(detect_person(text, person_threshold))
+            if typ is PiiType.PERSON:
+                guessed = detect_person(text, person_threshold)
+                found.extend(allow.drop_allowed(text, guessed) if allow is not None else guessed)
             else:
                 found.extend(det(text))
     if directory is not None:

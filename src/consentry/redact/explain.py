@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from consentry.redact import person
+from consentry.redact.allow import AllowList
 from consentry.redact.detect import DEFAULT_TYPES, spans_for
 from consentry.redact.directory import MemberDirectory
 from consentry.redact.gazetteer import first_names, last_names
@@ -68,6 +69,7 @@ class Candidate:
     evidence: str  # why `score` differs from `model`, if it does
     logit: float  # sum of all feature weights (the model's P is its logistic)
     reasons: list[Reason] = field(default_factory=list)  # the heaviest features, by |weight|
+    allowed: bool = False  # found, but inside an allowed term (`allow.AllowList`): not redacted
 
 
 @dataclass(frozen=True)
@@ -98,13 +100,15 @@ def _evidence(text: str, scored: person.Scored, i: int) -> str:
 
 
 def explain(text: str, directory: MemberDirectory | None = None, person_threshold: float | None = None,
-            top: int = 5) -> Explanation:
-    """The spans of `text` (as `find_spans` returns them) and every PERSON candidate, explained."""
+            top: int = 5, allow: AllowList | None = None) -> Explanation:
+    """The spans of `text` (as `find_spans` finds them, less PERSON guesses inside `allow`ed terms) and
+    every PERSON candidate, explained."""
     scored = person.score_text(text, person_threshold)
     weights = person._model()[0]
     fn, ln, cw = first_names(), last_names(), word_set("common_words.txt")
     case = person.text_case(scored.tokens)
     positive = set(scored.positive)
+    allowed = allow.occurrences(text) if allow is not None else []
     candidates = []
     for i in sorted(scored.model):
         s, e, word = scored.tokens[i]
@@ -115,7 +119,8 @@ def explain(text: str, directory: MemberDirectory | None = None, person_threshol
             s, e, word, round(scored.model[i], 4), round(scored.score[i], 4), i in positive,
             _evidence(text, scored, i), round(logit, 4),
             [Reason(f, w, reads(f)) for f, w in heaviest],
+            i in positive and any(a <= s + (word[:1] == "#") and e <= b for a, b in allowed),
         ))
-    spans = spans_for(text, DEFAULT_TYPES, directory, person_threshold)
+    spans = spans_for(text, DEFAULT_TYPES, directory, person_threshold, allow)
     return Explanation(text, spans, scored.threshold, candidates)
 

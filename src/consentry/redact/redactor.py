@@ -19,6 +19,7 @@ from functools import partial
 
 import pyarrow as pa
 
+from consentry.redact.allow import AllowList
 from consentry.redact.config import RedactConfig
 from consentry.redact.detect import spans_for
 from consentry.redact.directory import MemberDirectory
@@ -42,11 +43,12 @@ class Redactor:
         self.directory = directory
         self.extra = MemberDirectory.from_names(self.config.always_redact) if self.config.always_redact else None
         self._types = frozenset(self.config.types)
+        self.allow = AllowList(self.config.allow_terms) if self.config.allow_terms else None
 
     def spans(self, text: str | None) -> list[Span]:
         if not text:
             return []
-        found = spans_for(text, self._types, self.directory, self.config.person_threshold)
+        found = spans_for(text, self._types, self.directory, self.config.person_threshold, self.allow)
         if self.extra is not None:
             found = resolve(found + self.extra.find(text))
         return [s for s in found if s.score >= self.config.min_score]

@@ -141,6 +141,7 @@ def redact_config(pack_version: Any, extra_names: tuple[str, ...] = ()) -> Any:
         max_density=red.max_pii_density,
         always_redact=extra_names,
         person_threshold=operating_threshold(red.person_operating_point),
+        allow_terms=tuple(red.allow_terms),
     )
 
 
