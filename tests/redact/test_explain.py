@@ -70,4 +70,39 @@ def test_cli_explains_a_text_or_a_line_of_a_file(tmp_path):
     res = runner.invoke(app, ["redact", "explain", "--in", str(inp), "--id", "8"])
     assert res.exit_code == 2 and "no line with id '8'" in res.output and "rows 1" in res.output
     res = runner.invoke(app, ["redact", "explain"])
-    assert res.exit_code == 2 and "give the text" in res.output
+    assert res.exit_code == 2 and "give one of: the text" in res.output
+
+
+def test_cli_explains_an_item_of_an_export_as_a_pack_would_redact_it(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from consentry.cli import app
+
+    net = tmp_path / "net"
+    net.mkdir()
+    pq.write_table(pa.table({"member_id": ["m1"], "display_name": ["Ana Kowalczyk"]}), net / "members.parquet")
+    pq.write_table(pa.table({"item_id": ["i1", "i2"], "text": ["Thanks Ana Kowalczyk and Wolfgang Munchau!", None]}),
+                   net / "items.parquet")
+    runner = CliRunner(env={"COLUMNS": "300"})
+    res = runner.invoke(app, ["redact", "explain", "--network", str(net), "--item", "i1", "--json", "--pack", "strict"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["text"].startswith("Thanks Ana")
+    assert out["person_threshold"] == operating_threshold("high_recall")  # the strict pack's point
+    assert [s.get("member_id") for s in out["spans"]] == ["m1", None]  # the export's members are the directory
+
+    res = runner.invoke(app, ["redact", "explain", "--network", str(net), "--item", "i2"])
+    assert res.exit_code == 0 and "has no text" in res.output
+    res = runner.invoke(app, ["redact", "explain", "--network", str(net), "--item", "i9"])
+    assert res.exit_code == 2 and "no item with item_id 'i9'" in res.output
+    res = runner.invoke(app, ["redact", "explain", "--network", str(net), "--item", "i1", "--pack", "strict",
+                              "--as-of", "1990-01-01"])
+    assert res.exit_code == 2 and "no version of strict is in force" in res.output
+
+    jsonl = tmp_path / "jsonl"
+    jsonl.mkdir()
+    (jsonl / "items.jsonl").write_text('{"item_id": "i1", "text": "Hi Wolfgang Munchau"}\nnot json i1\n', encoding="utf-8")
+    res = runner.invoke(app, ["redact", "explain", "--network", str(jsonl), "--item", "i1", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["text"] == "Hi Wolfgang Munchau"

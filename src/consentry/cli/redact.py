@@ -160,11 +160,39 @@ def eval_(
             )
 
 
+def _pack_settings(pack: str, as_of: str | None) -> tuple[float | None, tuple[str, ...]]:
+    """The PERSON threshold and allowed terms of the pack version in force at `as_of` (default now)."""
+    import datetime as dt
+
+    from consentry.policy.packs import load_pack
+    from consentry.snapshots.inputs import redact_config
+
+    try:
+        loaded = load_pack(pack)
+    except (FileNotFoundError, ValueError) as exc:  # PackError is a ValueError naming file, line and field
+        raise typer.BadParameter(str(exc), param_hint="--pack") from exc
+    when = as_of or dt.datetime.now(dt.timezone.utc).isoformat()
+    try:
+        version = loaded.version_at(when)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--as-of") from exc
+    if version is None:
+        raise typer.BadParameter(f"no version of {pack} is in force at {when}", param_hint="--as-of")
+    cfg = redact_config(version)
+    return cfg.person_threshold, cfg.allow_terms
+
 @redact_app.command("explain")
 def explain_(
-    text: Optional[str] = typer.Argument(None, help="The text to explain (or --in FILE --id ID)."),
+    text: Optional[str] = typer.Argument(None, help="The text to explain (or --in FILE --id ID, or --network DIR --item ID)."),
     inp: Optional[Path] = typer.Option(None, "--in", exists=True, dir_okay=False, help='JSONL lines {"id", "text"}.'),
     item_id: Optional[str] = typer.Option(None, "--id", help="The line of --in to explain."),
+    network: Optional[Path] = typer.Option(
+        None, "--network", exists=True, file_okay=False,
+        help="A platform export: explain its item --item, with its members as the directory."),
+    item: Optional[str] = typer.Option(None, "--item", help="The item_id of --network to explain."),
+    pack: Optional[str] = typer.Option(
+        None, "--pack", help="Redact as this pack does (its PERSON point and allowed terms), instead of --person/--allow."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="With --pack: the version in force then (default: now)."),
     members: Optional[Path] = MembersOpt,
     person: str = PersonOpt,
     allow: Optional[Path] = AllowOpt,
@@ -177,8 +205,8 @@ def explain_(
     from consentry.redact.explain import explain
     from consentry.redact.jsonl import load_directory, text_of
 
-    if (text is None) == (inp is None):
-        raise typer.BadParameter("give the text, or --in FILE with --id ID (not both)")
+    if sum(x is not None for x in (text, inp, network)) != 1:
+        raise typer.BadParameter("give one of: the text, --in FILE with --id ID, --network DIR with --item ID")
     if inp is not None:
         if item_id is None:
             raise typer.BadParameter("--in needs --id", param_hint="--id")
@@ -186,11 +214,27 @@ def explain_(
             text = text_of(inp, item_id)
         except KeyError as exc:
             raise typer.BadParameter(exc.args[0], param_hint="--id") from exc
+    if network is not None:
+        from consentry.network.reader import item_text, table_files
+
+        if item is None:
+            raise typer.BadParameter("--network needs --item", param_hint="--item")
+        try:
+            text = item_text(network, item)
+        except KeyError as exc:
+            raise typer.BadParameter(exc.args[0], param_hint="--item") from exc
+        if not text:
+            console.print(f"item {item} has no text: nothing to redact")
+            return
+        if members is None and table_files(network, "members"):
+            members = network
     from consentry.redact.allow import AllowList
 
-    terms = _allow_terms(allow)
-    ex = explain(text, load_directory(members), _person_threshold(person), top=top,
-                 allow=AllowList(terms) if terms else None)
+    threshold, terms = _person_threshold(person), _allow_terms(allow)
+    if pack is not None:
+        threshold, terms = _pack_settings(pack, as_of)
+        person = f"pack {pack}"
+    ex = explain(text, load_directory(members), threshold, top=top, allow=AllowList(terms) if terms else None)
     if as_json:
         typer.echo(json.dumps(ex.to_dict(), ensure_ascii=False))
         return

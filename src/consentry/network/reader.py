@@ -98,6 +98,34 @@ def table_files(src: Path, name: str) -> list[Path]:
     return found
 
 
+def item_text(src: str | Path, item_id: str) -> str | None:
+    """The text of item `item_id` of the export at `src` (None when it has none).
+
+    KeyError naming the export when no items file holds that id (the first row wins,
+    as in staging).
+    """
+    src = Path(src)
+    files = table_files(src, "items")
+    if not files:
+        raise KeyError(f"{src}: no items table (items.parquet, items.jsonl or items/)")
+    for path in files:
+        if path.suffix == ".parquet":
+            t = pq.read_table(path, columns=["item_id", "text"], filters=[("item_id", "=", item_id)])
+            if t.num_rows:
+                return t.column("text")[0].as_py()
+            continue
+        with path.open("rb") as f:
+            for raw in f:
+                if item_id.encode() not in raw:  # cheap skip before parsing
+                    continue
+                with contextlib.suppress(ValueError):
+                    row = json.loads(raw)
+                    if isinstance(row, dict) and str(row.get("item_id")) == item_id:
+                        text = row.get("text")
+                        return text if isinstance(text, str) else None
+    raise KeyError(f"{src}: no item with item_id {item_id!r}")
+
+
 def discover(src: str | Path) -> dict[str, list[Path]]:
     src = Path(src)
     if not src.is_dir():
