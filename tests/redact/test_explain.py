@@ -43,6 +43,8 @@ def test_a_score_raised_above_the_model_says_why():
     assert first.found and first.score > first.model and "Wolfgang" in first.evidence
     assert repeat.found and "repeats" in repeat.evidence
     assert not by_word["Berlin"][0].found and by_word["Berlin"][0].evidence == ""
+    tag = explain("Independent autopsy shows #MichaelBrown was shot").candidates
+    assert [c.evidence for c in tag if c.word == "#MichaelBrown"] == ["a hashtag spelling a first name and a surname"]
 
 
 def test_features_read_in_words():

@@ -51,6 +51,19 @@ def test_a_name_repeated_in_the_same_text_is_redacted_every_time():
     assert names("Will Smith was there. Will you come?") == ["Will Smith"]
 
 
+def test_a_hashtag_spelling_a_first_name_and_a_surname_is_a_name():
+    assert names("Independent autopsy shows #MichaelBrown was shot six times") == ["#MichaelBrown"]
+    from consentry.redact.gazetteer import first_names, last_names
+    from consentry.redact.lexicon import word_set
+    from consentry.redact.person import hashtag_names, tokenize
+
+    tags = "#EltonJohn #JamesFoley #RedArmy #GoBucks #TheNation #OnTheJob #USArmy #michaelbrown #Michael"
+    toks = tokenize(tags)
+    hits = hashtag_names(toks, dict.fromkeys(range(len(toks)), 0.0), first_names(), last_names(),
+                         word_set("common_words.txt"))
+    assert [toks[i][2] for i in hits] == ["#EltonJohn", "#JamesFoley"]
+
+
 def test_person_ignores_plain_capitalised_words():
     assert names("The Weather Is Nice Today In The Morning") == []
     assert names("I love this song so much") == []
@@ -60,7 +73,7 @@ def test_conll_reader_rebuilds_text_offsets_and_glues_handles(tmp_path):
     p = tmp_path / "mini.conll"
     p.write_text(
         "RT\tO\n@\tO\nBethAnne17\tB-PER\n:\tO\nJohn\tB-PER\nSmith\tI-PER\nin\tO\nParis\tB-LOC\n\n"
-        "hello\tO\n\n",
+        "hello\tO\n\nvia\tO\n@\tB-PER\n_fergus_\tB-PER\n\n",
         encoding="utf-8",
     )
     ex = read_conll(p)
@@ -68,6 +81,8 @@ def test_conll_reader_rebuilds_text_offsets_and_glues_handles(tmp_path):
     got = [(ex[0].text[s:e], t) for s, e, t in ex[0].gold]
     assert got == [("@BethAnne17", PiiType.HANDLE), ("John Smith", PiiType.PERSON), ("Paris", PiiType.LOCATION)]
     assert ex[1].gold == []
+    # a handle may start with an underscore: one HANDLE, not a PERSON "@" and a PERSON "_fergus_"
+    assert ex[2].text == "via @_fergus_" and ex[2].gold == [(4, 13, PiiType.HANDLE)]
 
 
 def test_conll_reader_names_file_and_line_on_bad_rows(tmp_path):

@@ -74,7 +74,7 @@ def _glue_handles(sent: list[tuple[str, str]]) -> list[tuple[str, str]]:
     i = 0
     while i < len(sent):
         tok, tag = sent[i]
-        if tok == "@" and i + 1 < len(sent) and sent[i + 1][0][:1].isalnum():
+        if tok == "@" and i + 1 < len(sent) and (sent[i + 1][0][:1].isalnum() or sent[i + 1][0][:1] == "_"):
             nxt, ntag = sent[i + 1]
             tags = [t for t in (tag, ntag) if t != "O"]
             out.append(("@" + nxt, ("B-" + tags[0][2:]) if tags else "O"))

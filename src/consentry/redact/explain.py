@@ -87,6 +87,8 @@ class Explanation:
 def _evidence(text: str, scored: person.Scored, i: int) -> str:
     if i in scored.repeated:
         return "repeats a word of a name found in this text"
+    if i in scored.hashtags:
+        return "a hashtag spelling a first name and a surname"
     if scored.score[i] - scored.model[i] < 0.001:  # pair evidence from a word scored near 0 changes nothing
         return ""
     tokens = scored.tokens

@@ -22,7 +22,8 @@ and so are company designators ("Labs", "Capital", "Inc": "Pied Piper Labs" is n
 Two adjacent candidates share their evidence (`pair_evidence`: "Wolfgang Munchau",
 each weak alone), adjacent positive tokens merge into one span ("Ana Silva"), and a word of
 a name found in a text is redacted wherever else that text repeats it (`repeated_mentions`:
-"Munchau argued", after "Wolfgang Munchau"; the same text only, never other items). The
+"Munchau argued", after "Wolfgang Munchau"; the same text only, never other items), and a
+hashtag spelling a first name and a surname ("#MichaelBrown") is a name (`hashtag_names`). The
 weights (`data/person_model.json`) are trained on public training sections only
 (WNUT-17 train, BTC sections A, B and E) by `python -m consentry.redact.train_person`;
 the evaluation sets (WNUT-17 dev, BTC G, Presidio's synthetic set) are never used. The
@@ -447,6 +448,31 @@ def repeated_mentions(tokens: list[tuple[int, int, str]], probs: dict[int, float
     return {i: names[w] for i in probs if i not in positive and (w := _body(tokens[i][2])) in names}
 
 
+_HASHTAG_NAME = re.compile(r"#([A-Z][a-z]{2,})([A-Z][a-z]{2,})")
+HASHTAG_NAME_SCORE = 0.9
+
+
+def hashtag_names(tokens: list[tuple[int, int, str]], probs: dict[int, float], fn: dict, ln: dict,
+                  cw: frozenset) -> list[int]:
+    """Candidates that are hashtags spelling a first name and a surname: "#MichaelBrown", "#EltonJohn".
+
+    Such a hashtag names a person, but the training text cannot teach it: WNUT-17 does not
+    tag names inside hashtags ("#lindsaylohan" is O there). So it is a rule, kept narrow:
+    exactly two capitalised parts of 3+ letters, a listed first name then a listed name,
+    neither a common word of the training text ("#RedArmy", "#GoBucks", "#TheNation" and
+    "#OnTheJob" do not count). It fires on no token of the four training sections.
+    """
+    out = []
+    for i in probs:
+        tok = tokens[i][2]
+        if tok[:1] != "#" or not (m := _HASHTAG_NAME.fullmatch(tok)):
+            continue
+        first, last = m.group(1).lower(), m.group(2).lower()
+        if first in fn and first not in cw and (last in ln or last in fn) and last not in cw:
+            out.append(i)
+    return out
+
+
 class Scored(NamedTuple):
     """How `detect_person` scored one text: what `explain` shows and the spans are made of."""
 
@@ -456,21 +482,26 @@ class Scored(NamedTuple):
     threshold: float
     positive: list[int]  # token indices at or above the threshold, or repeating a found name
     repeated: frozenset[int]  # those found only because they repeat a found name
+    hashtags: frozenset[int]  # hashtags spelling a full name (`hashtag_names`)
 
 
 def score_text(text: str, threshold: float | None = None) -> Scored:
     tokens, model = token_probs(text)
     thr = _model()[1] if threshold is None else threshold
     if not model:
-        return Scored(tokens, model, {}, thr, [], frozenset())
+        return Scored(tokens, model, {}, thr, [], frozenset(), frozenset())
     probs = pair_evidence(text, tokens, model)
+    cw = word_set("common_words.txt")
+    tags = hashtag_names(tokens, probs, first_names(), last_names(), cw)
+    for i in tags:
+        probs[i] = max(probs[i], HASHTAG_NAME_SCORE)
     found = {i for i, p in probs.items() if p >= thr}
     again: dict[int, float] = {}
     if found:
-        again = repeated_mentions(tokens, probs, found, word_set("common_words.txt"))
+        again = repeated_mentions(tokens, probs, found, cw)
         probs.update(again)
         found |= set(again)
-    return Scored(tokens, model, probs, thr, sorted(found), frozenset(again))
+    return Scored(tokens, model, probs, thr, sorted(found), frozenset(again), frozenset(tags))
 
 
 def detect_person(text: str, threshold: float | None = None) -> list[Span]:
