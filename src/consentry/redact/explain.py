@@ -110,7 +110,9 @@ def explain(text: str, directory: MemberDirectory | None = None, person_threshol
     fn, ln, cw = first_names(), last_names(), word_set("common_words.txt")
     case = person.text_case(scored.tokens)
     positive = set(scored.positive)
-    allowed = allow.occurrences(text) if allow is not None else []
+    guessed = person.person_spans(text, scored) if scored.positive else []
+    kept = allow.drop_allowed(text, guessed) if allow is not None else guessed
+    dropped = [g for g in guessed if g not in kept]  # the PERSON guesses an allowed term holds back
     candidates = []
     for i in sorted(scored.model):
         s, e, word = scored.tokens[i]
@@ -121,7 +123,7 @@ def explain(text: str, directory: MemberDirectory | None = None, person_threshol
             s, e, word, round(scored.model[i], 4), round(scored.score[i], 4), i in positive,
             _evidence(text, scored, i), round(logit, 4),
             [Reason(f, w, reads(f)) for f, w in heaviest],
-            i in positive and any(a <= s + (word[:1] == "#") and e <= b for a, b in allowed),
+            any(d.start <= s and e <= d.end for d in dropped),
         ))
     spans = spans_for(text, DEFAULT_TYPES, directory, person_threshold, allow)
     return Explanation(text, spans, scored.threshold, candidates)
