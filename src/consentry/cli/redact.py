@@ -160,6 +160,15 @@ def eval_(
             )
 
 
+def _text_from(read, source: Path, key: str | None, flag: str, key_flag: str) -> str | None:  # noqa: ANN001
+    """`read(source, key)`: the text to explain, or an error naming what is missing."""
+    if key is None:
+        raise typer.BadParameter(f"{flag} needs {key_flag}", param_hint=key_flag)
+    try:
+        return read(source, key)
+    except KeyError as exc:
+        raise typer.BadParameter(exc.args[0], param_hint=key_flag) from exc
+
 def _pack_settings(pack: str, as_of: str | None) -> tuple[float | None, tuple[str, ...]]:
     """The PERSON threshold and allowed terms of the pack version in force at `as_of` (default now)."""
     import datetime as dt
@@ -208,21 +217,11 @@ def explain_(
     if sum(x is not None for x in (text, inp, network)) != 1:
         raise typer.BadParameter("give one of: the text, --in FILE with --id ID, --network DIR with --item ID")
     if inp is not None:
-        if item_id is None:
-            raise typer.BadParameter("--in needs --id", param_hint="--id")
-        try:
-            text = text_of(inp, item_id)
-        except KeyError as exc:
-            raise typer.BadParameter(exc.args[0], param_hint="--id") from exc
+        text = _text_from(text_of, inp, item_id, "--in", "--id")
     if network is not None:
         from consentry.network.reader import item_text, table_files
 
-        if item is None:
-            raise typer.BadParameter("--network needs --item", param_hint="--item")
-        try:
-            text = item_text(network, item)
-        except KeyError as exc:
-            raise typer.BadParameter(exc.args[0], param_hint="--item") from exc
+        text = _text_from(item_text, network, item, "--network", "--item")
         if not text:
             console.print(f"item {item} has no text: nothing to redact")
             return
@@ -230,10 +229,9 @@ def explain_(
             members = network
     from consentry.redact.allow import AllowList
 
-    threshold, terms = _person_threshold(person), _allow_terms(allow)
+    threshold, terms, point = _person_threshold(person), _allow_terms(allow), person
     if pack is not None:
-        threshold, terms = _pack_settings(pack, as_of)
-        person = f"pack {pack}"
+        (threshold, terms), point = _pack_settings(pack, as_of), f"pack {pack}"
     ex = explain(text, load_directory(members), threshold, top=top, allow=AllowList(terms) if terms else None)
     if as_json:
         typer.echo(json.dumps(ex.to_dict(), ensure_ascii=False))
@@ -244,7 +242,7 @@ def explain_(
     for s in ex.spans:
         spans.add_row(f"{s.start}-{s.end}", str(s.type), text[s.start:s.end], f"{s.score:.3f}", s.member_id or "")
     console.print(spans)
-    cands = Table(title=f"PERSON candidates: found when the score is >= {ex.person_threshold} ('{person}')")
+    cands = Table(title=f"PERSON candidates: found when the score is >= {ex.person_threshold} ('{point}')")
     for col in ("word", "model", "score", "found", "why: the heaviest features (weight, what it reads)"):
         cands.add_column(col)
     for c in ex.candidates:

@@ -89,16 +89,10 @@ def _evidence(text: str, scored: person.Scored, i: int) -> str:
         return "repeats a word of a name found in this text"
     if i in scored.hashtags:
         return "a hashtag spelling a first name and a surname"
-    if scored.score[i] - scored.model[i] < 0.001:  # pair evidence from a word scored near 0 changes nothing
+    j = person.pair_partner(text, scored.tokens, scored.model, i)
+    if j is None or scored.score[i] - scored.model[i] < 0.001:  # a partner scored near 0 changes nothing
         return ""
-    tokens = scored.tokens
-    for j in (i - 1, i + 1):  # the adjacent candidate pair_evidence combined with
-        if j in scored.model:
-            a, b = min(i, j), max(i, j)
-            if not text[tokens[a][1]:tokens[b][0]].strip() and \
-                    abs(1 - (1 - scored.model[i]) * (1 - scored.model[j]) - scored.score[i]) < 1e-9:
-                return f"shares evidence with the adjacent candidate {tokens[j][2]!r} ({scored.model[j]:.3f})"
-    return "shares evidence with an adjacent candidate"
+    return f"shares evidence with the adjacent candidate {scored.tokens[j][2]!r} ({scored.model[j]:.3f})"
 
 
 def explain(text: str, directory: MemberDirectory | None = None, person_threshold: float | None = None,

@@ -405,23 +405,29 @@ def token_probs(text: str) -> tuple[list[tuple[int, int, str]], dict[int, float]
     return tokens, probs
 
 
+def pair_partner(text: str, tokens: list[tuple[int, int, str]], probs: dict[int, float], i: int) -> int | None:
+    """The likelier of candidate `i`'s neighbours that are candidates too, joined to it by spaces only."""
+    best, partner = 0.0, None
+    for j in (i - 1, i + 1):
+        q = probs.get(j)
+        if q is not None and q > best:
+            a, b = (j, i) if j < i else (i, j)
+            if not text[tokens[a][1]:tokens[b][0]].strip():
+                best, partner = q, j
+    return partner
+
+
 def pair_evidence(text: str, tokens: list[tuple[int, int, str]], probs: dict[int, float]) -> dict[int, float]:
-    """Each candidate's probability combined with its likelier adjacent candidate's.
+    """Each candidate's probability combined with its `pair_partner`'s.
 
     Two weak but adjacent name-like words ("Wolfgang Munchau" at 0.16 and 0.13) are
     better evidence of a name than either alone: 1 - (1 - p)(1 - p_neighbour).
     """
     out = dict(probs)
     for i, p in probs.items():
-        best = 0.0
-        for j in (i - 1, i + 1):
-            q = probs.get(j)
-            if q is not None and q > best:
-                a, b = (j, i) if j < i else (i, j)
-                if not text[tokens[a][1]:tokens[b][0]].strip():
-                    best = q
-        if best:
-            out[i] = 1.0 - (1.0 - p) * (1.0 - best)
+        j = pair_partner(text, tokens, probs, i)
+        if j is not None:
+            out[i] = 1.0 - (1.0 - p) * (1.0 - probs[j])
     return out
 
 
@@ -478,7 +484,7 @@ class Scored(NamedTuple):
 
     tokens: list[tuple[int, int, str]]
     model: dict[int, float]  # candidate token index -> P(person) of the model alone
-    score: dict[int, float]  # after pair evidence and repeated mentions
+    score: dict[int, float]  # after pair evidence, full-name hashtags and repeated mentions
     threshold: float
     positive: list[int]  # token indices at or above the threshold, or repeating a found name
     repeated: frozenset[int]  # those found only because they repeat a found name
