@@ -93,32 +93,34 @@ def person_coverage(examples: list[Example], preds) -> tuple[int, int]:
     return n, hit
 
 
-def held_out_sections(data: Path, limit: int | None) -> None:
+def held_out_sections(data: Path, limit: int | None) -> dict[str, tuple]:
     """PERSON on the training sections, each scored by a model trained on the other three.
 
     These are the folds the operating points were chosen on (`train_person.held_out_folds`):
     four more sets of tweets that the model scoring them never saw, with Presidio on
     the same tweets. A fold's model is trained on three sections, the shipped one on
     all four, so these figures are if anything a little low for the shipped model.
+    Every detector runs, as on the evaluation sets. Returns {section: (consentry PRF at
+    `balanced`, presidio PRF)} for `per_corpus`.
     """
     try:
         import sklearn  # noqa: F401 - the folds are retrained here
     except ImportError:
         print("\nheld-out training sections skipped: retraining the folds needs scikit-learn", file=sys.stderr)
-        return
+        return {}
     from consentry.redact.datasets import read_conll
     from consentry.redact.evaluate import PRF
-    from consentry.redact.person import detect_person
     from consentry.redact.train_person import C_DEFAULT, TRAIN_SETS, held_out_folds
 
     if not all((data / f"{n}.conll").exists() for n in TRAIN_SETS):
         print(f"\nheld-out training sections skipped: {', '.join(TRAIN_SETS)} not all in {data}", file=sys.stderr)
-        return
+        return {}
     sections = {n: read_conll(data / f"{n}.conll") for n in TRAIN_SETS}
     examples = [e for n in TRAIN_SETS for e in sections[n]]
     groups = [n for n in TRAIN_SETS for _ in sections[n]]
     points = {p: operating_threshold(p) for p in OPERATING_POINTS}
     pooled = {k: PRF() for k in (*points, "presidio")}
+    sections_out = {}
     print(f"\n== training sections held out (each scored by a model trained on the other {len(TRAIN_SETS) - 1}), "
           f"PERSON overlap")
     for name, held in held_out_folds(examples, C_DEFAULT, groups):
@@ -127,7 +129,10 @@ def held_out_sections(data: Path, limit: int | None) -> None:
         theirs = score(golds, [presidio_spans(e.text) for e in held], {PiiType.PERSON})["overlap"][PiiType.PERSON]
         line = []
         for point, thr in points.items():
-            o = score(golds, [detect_person(e.text, thr) for e in held], {PiiType.PERSON})["overlap"][PiiType.PERSON]
+            ps = find_spans([e.text for e in held], person_threshold=thr)
+            o = score(golds, ps, {PiiType.PERSON})["overlap"][PiiType.PERSON]
+            if point == "balanced":
+                sections_out[name] = (o, theirs)
             better = o.precision >= theirs.precision
             dr = o.recall - theirs.recall
             line.append(f"{point} P {o.precision:.3f} R {o.recall:.3f} ({dr:+.3f}"
@@ -140,6 +145,38 @@ def held_out_sections(data: Path, limit: int | None) -> None:
     print(f"{'pooled':13s} {'':11s} {t.n_gold:4d} names | consentry "
           + "; ".join(f"{p} P {pooled[p].precision:.3f} R {pooled[p].recall:.3f} ({pooled[p].recall - t.recall:+.3f})"
                       for p in points) + f" | presidio P {t.precision:.3f} R {t.recall:.3f}")
+    return sections_out
+
+
+CORPORA = {"BTC": ("btc_a", "btc_b", "btc_e", "btc_g"), "WNUT-17": ("wnut17_train", "wnut17_dev")}
+
+
+def per_corpus(person: dict[str, tuple]) -> None:
+    """PERSON at `balanced` pooled over each social-media corpus's sections, against Presidio on the same tweets.
+
+    `person`: {set: (consentry PRF, presidio PRF)}, the training sections scored held out
+    (`held_out_sections`) and the evaluation sets by the shipped model: every name in the
+    pool is scored by a model that never saw its text. Sections differ in how much the peer
+    leaves to find (Presidio finds 77% of BTC G's names but 49% of BTC A's), so this reads
+    the +0.15 target per corpus, beside the per-section verdicts printed above.
+    """
+    from consentry.redact.evaluate import PRF
+
+    print("\n== PERSON per corpus at 'balanced' (training sections held out, evaluation sets as above), overlap")
+    for corpus, names in CORPORA.items():
+        have = [n for n in names if n in person]
+        if len(have) < len(names):
+            print(f"{corpus}: skipped, sections missing: {', '.join(n for n in names if n not in person)}")
+            continue
+        ours, theirs = PRF(), PRF()
+        for n in have:
+            ours += person[n][0]
+            theirs += person[n][1]
+        dr, better = ours.recall - theirs.recall, ours.precision >= theirs.precision
+        print(f"{corpus:8s} {theirs.n_gold:5d} names ({', '.join(have)}) | consentry P {ours.precision:.3f} "
+              f"R {ours.recall:.3f} | presidio P {theirs.precision:.3f} R {theirs.recall:.3f} | recall {dr:+.3f} at "
+              f"{'equal or better' if better else 'LOWER'} precision (target +0.15: "
+              f"{'met' if dr >= 0.15 and better else 'not met'})")
 
 
 def synth_network(members: int) -> Path:
@@ -201,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         # half-gigabyte of models would charge consentry for them
         _, t_ours_all = run_consentry(all_texts, args.workers)
     presidio()  # load spaCy outside the timings
+    person: dict[str, tuple] = {}  # set -> (consentry PRF at 'balanced', presidio PRF), for per_corpus
     for name, examples in sets.items():
         examples = examples[:limit] if limit else examples
         texts = [e.text for e in examples]
@@ -248,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
             for point in OPERATING_POINTS:  # the thresholds a pack can pick, both chosen on training data only
                 thr = operating_threshold(point)
                 o = person_at(thr)
+                if po and point == "balanced":
+                    person[name] = (o, po)
                 if po:
                     dr, better = o.recall - po.recall, o.precision >= po.precision
                     verdict = "met" if dr >= 0.15 and better else "not met"
@@ -260,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"person mentions incl. person @handles ({n}) covered by any span: "
                   f"consentry {ours_hit/n:.3f}, presidio {theirs_hit/n:.3f}, diff {(ours_hit-theirs_hit)/n:+.3f}")
     if not args.no_held_out:
-        held_out_sections(args.data, limit)
+        person.update(held_out_sections(args.data, limit))
+        per_corpus(person)
     if args.workers > 1:
         mb = sum(len(t.encode()) for t in all_texts) / 1e6
         t_ours = t_ours_all
