@@ -29,7 +29,7 @@ from consentry.redact.datasets import Example, load_dir  # noqa: E402
 from consentry.redact.evaluate import member_mentions, score  # noqa: E402
 from consentry.redact.peer import presidio, presidio_spans  # noqa: E402
 from consentry.redact.person import OPERATING_POINTS, operating_threshold  # noqa: E402
-from consentry.vocab import PiiType  # noqa: E402
+from consentry.vocab import PersonPoint, PiiType  # noqa: E402
 
 STRUCTURED = (PiiType.EMAIL, PiiType.PHONE, PiiType.URL, PiiType.IP_ADDRESS, PiiType.CREDIT_CARD, PiiType.IBAN, PiiType.NATIONAL_ID)
 
@@ -93,6 +93,15 @@ def person_coverage(examples: list[Example], preds) -> tuple[int, int]:
     return n, hit
 
 
+TARGET_GAIN = 0.15  # issue 3: PERSON recall this much above Presidio's, at equal or better precision
+
+
+def person_target(ours, theirs) -> tuple[float, bool, bool]:  # noqa: ANN001 - two evaluate.PRF
+    """(recall gain over the peer, precision no lower than the peer's, target met)."""
+    dr, better = ours.recall - theirs.recall, ours.precision >= theirs.precision
+    return dr, better, dr >= TARGET_GAIN and better
+
+
 def held_out_sections(data: Path, limit: int | None) -> dict[str, tuple]:
     """PERSON on the training sections, each scored by a model trained on the other three.
 
@@ -131,12 +140,11 @@ def held_out_sections(data: Path, limit: int | None) -> dict[str, tuple]:
         for point, thr in points.items():
             ps = find_spans([e.text for e in held], person_threshold=thr)
             o = score(golds, ps, {PiiType.PERSON})["overlap"][PiiType.PERSON]
-            if point == "balanced":
+            if point == PersonPoint.BALANCED:
                 sections_out[name] = (o, theirs)
-            better = o.precision >= theirs.precision
-            dr = o.recall - theirs.recall
+            dr, better, met = person_target(o, theirs)
             line.append(f"{point} P {o.precision:.3f} R {o.recall:.3f} ({dr:+.3f}"
-                        f"{'' if better else ', LOWER precision'}: {'met' if dr >= 0.15 and better else 'not met'})")
+                        f"{'' if better else ', LOWER precision'}: {'met' if met else 'not met'})")
             pooled[point] += o
         pooled["presidio"] += theirs
         print(f"{name:13s} {len(held):5d} texts {theirs.n_gold:4d} names | consentry " + "; ".join(line)
@@ -164,19 +172,19 @@ def per_corpus(person: dict[str, tuple]) -> None:
 
     print("\n== PERSON per corpus at 'balanced' (training sections held out, evaluation sets as above), overlap")
     for corpus, names in CORPORA.items():
-        have = [n for n in names if n in person]
-        if len(have) < len(names):
-            print(f"{corpus}: skipped, sections missing: {', '.join(n for n in names if n not in person)}")
+        missing = [n for n in names if n not in person]
+        if missing:
+            print(f"{corpus}: skipped, sections missing: {', '.join(missing)}")
             continue
         ours, theirs = PRF(), PRF()
-        for n in have:
+        for n in names:
             ours += person[n][0]
             theirs += person[n][1]
-        dr, better = ours.recall - theirs.recall, ours.precision >= theirs.precision
-        print(f"{corpus:8s} {theirs.n_gold:5d} names ({', '.join(have)}) | consentry P {ours.precision:.3f} "
+        dr, better, met = person_target(ours, theirs)
+        print(f"{corpus:8s} {theirs.n_gold:5d} names ({', '.join(names)}) | consentry P {ours.precision:.3f} "
               f"R {ours.recall:.3f} | presidio P {theirs.precision:.3f} R {theirs.recall:.3f} | recall {dr:+.3f} at "
-              f"{'equal or better' if better else 'LOWER'} precision (target +0.15: "
-              f"{'met' if dr >= 0.15 and better else 'not met'})")
+              f"{'equal or better' if better else 'LOWER'} precision (target +{TARGET_GAIN}: "
+              f"{'met' if met else 'not met'})")
 
 
 def synth_network(members: int) -> Path:
@@ -286,14 +294,14 @@ def main(argv: list[str] | None = None) -> int:
             for point in OPERATING_POINTS:  # the thresholds a pack can pick, both chosen on training data only
                 thr = operating_threshold(point)
                 o = person_at(thr)
-                if po and point == "balanced":
+                if po and point == PersonPoint.BALANCED:
                     person[name] = (o, po)
                 if po:
-                    dr, better = o.recall - po.recall, o.precision >= po.precision
-                    verdict = "met" if dr >= 0.15 and better else "not met"
+                    dr, better, met = person_target(o, po)
+                    verdict = "met" if met else "not met"
                     print(f"consentry PERSON at '{point}' (threshold {thr}): P {o.precision:.3f} R {o.recall:.3f}, "
                           f"recall {dr:+.3f} vs presidio at {'equal or better' if better else 'LOWER'} precision "
-                          f"(target +0.15: {verdict})")
+                          f"(target +{TARGET_GAIN}: {verdict})")
         if name.startswith("btc"):
             n, ours_hit = person_coverage(examples, ours)
             _, theirs_hit = person_coverage(examples, theirs)
