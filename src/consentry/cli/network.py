@@ -21,7 +21,7 @@ def generate(
     seed: int = typer.Option(0, "--seed", help="random seed; same seed, same bytes"),
     out: Path = typer.Option(None, "--out", help="output directory (default: $CONSENTRY_HOME/network)"),
     fmt: str = typer.Option("parquet", "--format", help="parquet or jsonl"),
-    occupations: Path = typer.Option(None, "--occupations", help="ESCO occupations CSV (default: ../shared/data/jobs)"),
+    occupations: Path = typer.Option(None, "--occupations", help="an ESCO occupations_en.csv (default: the copy shipped with consentry)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Generate a deterministic synthetic professional network with ground truth in truth/."""

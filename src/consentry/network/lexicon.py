@@ -1,15 +1,17 @@
 """Word lists for the synthetic network: names, companies, skills, places, occupations.
 
-Names, companies, skills and places ship with the package (`data/lexicon.json`), so
-the generator runs anywhere. Occupations come from the ESCO occupation list when it
-is available (realistic titles and descriptions for the job matcher), and fall back
-to a small built-in list otherwise.
+Everything ships with the package, so the generator gives the same network on every
+machine: names, companies, skills and places in `data/lexicon.json`, and the ESCO
+occupations (European Commission; reuse authorised with acknowledgement of the source)
+as `data/esco_occupations.tsv.gz`, their preferred labels and the first sentence of
+each description, which give the job matcher realistic titles and descriptions.
+A platform's own ESCO `occupations_en.csv` can be passed instead (`--occupations`).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -18,15 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-ESCO_FILE = "esco_occupations_en.csv"
-
-
-def default_occupations_csv() -> Path | None:
-    """`$CONSENTRY_JOBS_DIR/esco_occupations_en.csv`, else `../shared/data/jobs/` beside the repository."""
-    env = os.environ.get("CONSENTRY_JOBS_DIR")
-    candidates = [Path(env) / ESCO_FILE] if env else []
-    candidates.append(Path(__file__).resolve().parents[4] / "shared" / "data" / "jobs" / ESCO_FILE)
-    return next((c for c in candidates if c.is_file()), None)
+PACKAGED = "esco_occupations.tsv.gz"
 
 
 @dataclass(frozen=True)
@@ -42,12 +36,25 @@ def lexicon() -> dict:
     return json.loads(text)
 
 
+def packaged_occupations() -> Occupations:
+    """The ESCO occupations shipped with the package (derived from `occupations_en.csv`
+    by `load_occupations`, sorted by concept URI)."""
+    raw = resources.files("consentry.network").joinpath("data", PACKAGED).read_bytes()
+    lines = [ln for ln in gzip.decompress(raw).decode("utf-8").splitlines() if not ln.startswith("#")]
+    rows = [ln.split("\t") for ln in lines[1:]]
+    return Occupations([r[0] for r in rows], [r[1] for r in rows], PACKAGED)
+
+
 def load_occupations(path: str | Path | None = None) -> Occupations:
-    """ESCO occupations (label, first sentence of the description), sorted by URI for stability."""
-    csv = Path(path) if path else default_occupations_csv()
-    if csv is None or not csv.is_file():
-        titles = list(lexicon()["occupations_fallback"])
-        return Occupations(titles, [f"As a {t} you will join a friendly, growing team." for t in titles], "builtin")
+    """ESCO occupations (label, first sentence of the description), sorted by URI for stability.
+
+    `path` names an ESCO `occupations_en.csv`; without it, the packaged copy.
+    """
+    if path is None:
+        return packaged_occupations()
+    csv = Path(path)
+    if not csv.is_file():
+        raise FileNotFoundError(f"{csv}: no such ESCO occupations CSV")
     table = pacsv.read_csv(
         csv,
         parse_options=pacsv.ParseOptions(newlines_in_values=True),

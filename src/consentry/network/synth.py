@@ -870,7 +870,7 @@ def generate(
     summary = SynthSummary(out=out, seed=seed, members=members, counts={**counts, **truth_counts},
                            occupations=occ.source)
     meta = {"seed": seed, "members": members, "format": fmt, "counts": summary.counts,
-            "occupations": Path(occ.source).name if occ.source != "builtin" else "builtin",
+            "occupations": Path(occ.source).name,
             "generator": "consentry.network.synth/1"}
     (out / "truth" / "synth.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     summary.seconds = time.perf_counter() - t0
