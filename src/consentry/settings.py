@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -21,6 +22,8 @@ class Settings(BaseSettings):
     snapshots_dir: Path | None = None
     models_dir: Path | None = None
     network_dir: Path | None = None
+    openlineage: Literal["on", "off"] = "on"  # OpenLineage run events for decide, build, forget, train
+    openlineage_url: str | None = None  # an HTTP endpoint (Marquez-style); default: a file in home
 
     @cached_property
     def ledger(self) -> str:
@@ -33,6 +36,10 @@ class Settings(BaseSettings):
     @cached_property
     def models(self) -> Path:
         return self.models_dir or self.home / "models"
+
+    @cached_property
+    def lineage_file(self) -> Path:
+        return self.home / "lineage" / "openlineage.jsonl"
 
     @cached_property
     def network(self) -> Path:
