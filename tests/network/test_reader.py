@@ -106,6 +106,42 @@ def test_unparseable_json_lines_keep_their_line_number(tmp_path, base) -> None:
     _assert_nothing_lost(src, staged)
 
 
+def _break_utf8(path: Path, row: int, field: str) -> None:
+    """Put two bytes that are not UTF-8 at the start of `field`'s value on line `row`."""
+    lines = path.read_bytes().split(b"\n")
+    key = f'"{field}": '.encode()
+    at = lines[row].index(key) + len(key)
+    at += lines[row][at:].index(b'"') + 1  # inside the string (or the list's first string)
+    lines[row] = lines[row][:at] + b"\xff\xfe" + lines[row][at:]
+    path.write_bytes(b"\n".join(lines))
+
+
+@pytest.mark.parametrize("careful", [False, True], ids=["fast path", "line by line"])
+@pytest.mark.parametrize(("table", "field"), [("members", "display_name"), ("members", "member_id"),
+                                              ("items", "text"), ("items", "mentions")])
+def test_invalid_utf8_in_jsonl_is_quarantined_row_by_row(tmp_path, base, table, field, careful) -> None:
+    """Before: members.jsonl raised UnicodeDecodeError/ArrowInvalid; items.jsonl staged the bytes
+    (nothing quarantined) and `snapshot build` then failed on them."""
+    rows = rows_of(base, table)
+    rows[3][field] = ["m0000001"] if field == "mentions" else (rows[3][field] or "x")
+    src = copy_export(base, tmp_path / "src", "jsonl", {table: rows})
+    _break_utf8(src / f"{table}.jsonl", 3, field)
+    expected = [(3, field)]
+    if careful:  # a second bad line in the block sends it down the line-by-line parser
+        lines = (src / f"{table}.jsonl").read_bytes().split(b"\n")
+        lines[1] = b'{"broken": '
+        (src / f"{table}.jsonl").write_bytes(b"\n".join(lines))
+        expected = [(1, "*"), (3, field)]
+    staged = stage_export(src, tmp_path / "staged", progress=False)
+    q = sorted(_quarantine(staged), key=lambda r: r["row"])
+    assert [(r["row"], r["field"]) for r in q] == expected
+    assert q[-1]["file"] == f"{table}.jsonl" and "invalid UTF-8" in q[-1]["error"]
+    assert "\ufffd" in q[-1]["raw"]  # shown, with the bad bytes replaced
+    staged_rows = pq.read_table(staged.tables[table])
+    staged_rows.validate(full=True)  # nothing that is not UTF-8 reaches the staged Parquet
+    _assert_nothing_lost(src, staged)
+
+
 def test_wrong_parquet_column_type_quarantines_its_rows(tmp_path, base) -> None:
     src = copy_export(base, tmp_path / "src", "parquet")
     t = pq.read_table(src / "items.parquet")

@@ -34,6 +34,7 @@ from consentry.network import schema
 from consentry.network.validate import (
     COUNTRY_FIELDS,
     ENUMS,
+    INVALID_UTF8,
     PRIMARY_KEYS,
     TIME_COLUMNS,
     json_schema,
@@ -202,12 +203,35 @@ def _json_type(value) -> str:
             float: "number", type(None): "null"}.get(type(value), type(value).__name__)
 
 
+def _utf8_field(line: bytes) -> str:
+    """The field whose value holds the bad UTF-8 of `line` ("*" when it is not in one value)."""
+    try:
+        obj = json.loads(line.decode("utf-8", errors="surrogateescape"))
+    except ValueError:
+        return "*"
+
+    def bad(v: object) -> bool:
+        if isinstance(v, str):
+            return any("\udc80" <= ch <= "\udcff" for ch in v)
+        return isinstance(v, list) and any(bad(x) for x in v)
+
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if not bad(key) and bad(value):
+                return key
+    return "*"
+
+
 def _parse_lines(lines: list[bytes], first_row: int, jschema: pa.Schema) -> RawBatch:
     """The slow path, for blocks pyarrow refuses: one line at a time, bad lines rejected."""
     good, rows, texts, rejected = [], [], [], []
     for k, line in enumerate(lines):
         row = first_row + k
-        text = line.decode("utf-8", errors="replace").rstrip("\r")
+        try:
+            text = line.decode("utf-8").rstrip("\r")
+        except UnicodeDecodeError:
+            rejected.append((row, _utf8_field(line), INVALID_UTF8, line.decode("utf-8", errors="replace").rstrip("\r")))
+            continue
         if not text.strip():
             rejected.append((row, "*", "blank line", text))
             continue
