@@ -244,6 +244,41 @@ def test_bad_parquet_file_is_a_clear_error(tmp_path, base) -> None:
         stage_export(src, tmp_path / "staged", progress=False)
 
 
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _corrupt_pages(path: Path) -> None:
+    """Flip bytes inside the column chunks, keeping the footer (the file opens, reading fails)."""
+    data = bytearray(path.read_bytes())
+    for i in range(8, len(data) // 2, 5):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", [_truncate, _corrupt_pages], ids=["truncated", "corrupt pages"])
+@pytest.mark.parametrize("table", ["items", "members"])
+def test_damaged_parquet_is_one_line_naming_the_file(tmp_path, base, damage, table) -> None:
+    """Before: a corrupt page raised a bare OSError (ZSTD decompression failed) from deep in staging."""
+    src = copy_export(base, tmp_path / "src", "parquet")
+    pq.write_table(pq.read_table(src / f"{table}.parquet"), src / f"{table}.parquet", compression="zstd")
+    damage(src / f"{table}.parquet")
+    with pytest.raises(ExportError) as err:
+        stage_export(src, tmp_path / "staged", progress=False)
+    msg = str(err.value)
+    assert msg.startswith(f"{src / table}.parquet: not a readable Parquet file (") and "\n" not in msg
+    assert not (tmp_path / "staged").exists()
+
+
+def test_empty_directory_is_one_line(tmp_path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ExportError) as err:
+        stage_export(tmp_path / "empty", tmp_path / "staged", progress=False)
+    assert "required table(s) members, items missing" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ExportError, match="not a directory"):
+        stage_export(tmp_path / "nope", tmp_path / "staged", progress=False)
+
+
 def test_duplicates_in_a_typed_parquet_file(tmp_path, base) -> None:
     """A file that already has the declared types is checked without rewriting; duplicates still go."""
     src = copy_export(base, tmp_path / "src", "parquet")

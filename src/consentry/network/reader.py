@@ -170,18 +170,30 @@ def dictionary_columns(table: str, file_schema: pa.Schema) -> list[str]:
     return [f.name for f in file_schema if f.name in wanted and pa.types.is_string(f.type)]
 
 
-def iter_parquet(path: Path, table: str) -> Iterator[RawBatch]:
+@contextlib.contextmanager
+def readable(path: Path) -> Iterator[None]:
+    """Any error reading `path` (a bad footer, a corrupt page, a truncated file, no
+    permission) becomes one ExportError naming the file."""
     try:
+        yield
+    except ExportError:
+        raise
+    except (OSError, pa.ArrowException) as exc:
+        what = "not a readable Parquet file" if path.suffix == ".parquet" else "not readable"
+        detail = " ".join(str(exc).split())
+        raise ExportError(f"{path}: {what} ({detail})") from exc
+
+
+def iter_parquet(path: Path, table: str) -> Iterator[RawBatch]:
+    with readable(path):
         pf = pq.ParquetFile(path)
         pf = pq.ParquetFile(path, read_dictionary=dictionary_columns(table, pf.schema_arrow))
-    except Exception as exc:  # noqa: BLE001 - any reader error means the file is unreadable
-        raise ExportError(f"{path}: not a readable Parquet file ({exc})") from exc
-    start = 0
-    for batch in pf.iter_batches(batch_size=BATCH_ROWS):
-        t = pa.Table.from_batches([batch])
-        rows = np.arange(start, start + t.num_rows, dtype=np.int64)
-        start += t.num_rows
-        yield RawBatch(t, rows, lambda i, t=t: row_json(t, i), [])
+        start = 0
+        for batch in pf.iter_batches(batch_size=BATCH_ROWS):
+            t = pa.Table.from_batches([batch])
+            rows = np.arange(start, start + t.num_rows, dtype=np.int64)
+            start += t.num_rows
+            yield RawBatch(t, rows, lambda i, t=t: row_json(t, i), [])
 
 
 def _py_type_ok(value, t: pa.DataType) -> bool:
@@ -300,7 +312,7 @@ def iter_jsonl(path: Path, table: str) -> Iterator[RawBatch]:
     jschema = json_schema(schema.TABLES[table])
     row = 0
     rest = b""
-    with open(path, "rb") as f:
+    with readable(path), open(path, "rb") as f:
         while True:
             chunk = f.read(JSON_BLOCK_BYTES)
             if not chunk:
@@ -357,6 +369,11 @@ def _clean_as_is(name: str, path: Path, progress, rel: str) -> tuple[int, object
     passes; checks only the columns that have rules, so free text is never decoded."""
     if path.suffix != ".parquet" or not _same_types(path, schema.TABLES[name]):
         return None
+    with readable(path):
+        return _check_typed(name, path, progress, rel)
+
+
+def _check_typed(name: str, path: Path, progress, rel: str) -> tuple[int, object] | None:
     pf = pq.ParquetFile(path, read_dictionary=dictionary_columns(name, schema.TABLES[name]))
     cols = [f.name for f in schema.TABLES[name] if f.name not in unchecked_columns(name)]
     rows, max_ts = 0, None
