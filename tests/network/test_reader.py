@@ -106,6 +106,42 @@ def test_unparseable_json_lines_keep_their_line_number(tmp_path, base) -> None:
     _assert_nothing_lost(src, staged)
 
 
+def _break_utf8(path: Path, row: int, field: str) -> None:
+    """Put two bytes that are not UTF-8 at the start of `field`'s value on line `row`."""
+    lines = path.read_bytes().split(b"\n")
+    key = f'"{field}": '.encode()
+    at = lines[row].index(key) + len(key)
+    at += lines[row][at:].index(b'"') + 1  # inside the string (or the list's first string)
+    lines[row] = lines[row][:at] + b"\xff\xfe" + lines[row][at:]
+    path.write_bytes(b"\n".join(lines))
+
+
+@pytest.mark.parametrize("careful", [False, True], ids=["fast path", "line by line"])
+@pytest.mark.parametrize(("table", "field"), [("members", "display_name"), ("members", "member_id"),
+                                              ("items", "text"), ("items", "mentions")])
+def test_invalid_utf8_in_jsonl_is_quarantined_row_by_row(tmp_path, base, table, field, careful) -> None:
+    """Before: members.jsonl raised UnicodeDecodeError/ArrowInvalid; items.jsonl staged the bytes
+    (nothing quarantined) and `snapshot build` then failed on them."""
+    rows = rows_of(base, table)
+    rows[3][field] = ["m0000001"] if field == "mentions" else (rows[3][field] or "x")
+    src = copy_export(base, tmp_path / "src", "jsonl", {table: rows})
+    _break_utf8(src / f"{table}.jsonl", 3, field)
+    expected = [(3, field)]
+    if careful:  # a second bad line in the block sends it down the line-by-line parser
+        lines = (src / f"{table}.jsonl").read_bytes().split(b"\n")
+        lines[1] = b'{"broken": '
+        (src / f"{table}.jsonl").write_bytes(b"\n".join(lines))
+        expected = [(1, "*"), (3, field)]
+    staged = stage_export(src, tmp_path / "staged", progress=False)
+    q = sorted(_quarantine(staged), key=lambda r: r["row"])
+    assert [(r["row"], r["field"]) for r in q] == expected
+    assert q[-1]["file"] == f"{table}.jsonl" and "invalid UTF-8" in q[-1]["error"]
+    assert "\ufffd" in q[-1]["raw"]  # shown, with the bad bytes replaced
+    staged_rows = pq.read_table(staged.tables[table])
+    staged_rows.validate(full=True)  # nothing that is not UTF-8 reaches the staged Parquet
+    _assert_nothing_lost(src, staged)
+
+
 def test_wrong_parquet_column_type_quarantines_its_rows(tmp_path, base) -> None:
     src = copy_export(base, tmp_path / "src", "parquet")
     t = pq.read_table(src / "items.parquet")
@@ -206,6 +242,41 @@ def test_bad_parquet_file_is_a_clear_error(tmp_path, base) -> None:
     (src / "signins.parquet").write_bytes(b"not parquet at all")
     with pytest.raises(ExportError, match="signins.parquet"):
         stage_export(src, tmp_path / "staged", progress=False)
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _corrupt_pages(path: Path) -> None:
+    """Flip bytes inside the column chunks, keeping the footer (the file opens, reading fails)."""
+    data = bytearray(path.read_bytes())
+    for i in range(8, len(data) // 2, 5):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", [_truncate, _corrupt_pages], ids=["truncated", "corrupt pages"])
+@pytest.mark.parametrize("table", ["items", "members"])
+def test_damaged_parquet_is_one_line_naming_the_file(tmp_path, base, damage, table) -> None:
+    """Before: a corrupt page raised a bare OSError (ZSTD decompression failed) from deep in staging."""
+    src = copy_export(base, tmp_path / "src", "parquet")
+    pq.write_table(pq.read_table(src / f"{table}.parquet"), src / f"{table}.parquet", compression="zstd")
+    damage(src / f"{table}.parquet")
+    with pytest.raises(ExportError) as err:
+        stage_export(src, tmp_path / "staged", progress=False)
+    msg = str(err.value)
+    assert msg.startswith(f"{src / table}.parquet: not a readable Parquet file (") and "\n" not in msg
+    assert not (tmp_path / "staged").exists()
+
+
+def test_empty_directory_is_one_line(tmp_path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ExportError) as err:
+        stage_export(tmp_path / "empty", tmp_path / "staged", progress=False)
+    assert "required table(s) members, items missing" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ExportError, match="not a directory"):
+        stage_export(tmp_path / "nope", tmp_path / "staged", progress=False)
 
 
 def test_duplicates_in_a_typed_parquet_file(tmp_path, base) -> None:

@@ -71,6 +71,16 @@ def test_pack_commands(tmp_path: Path) -> None:
     assert r.exit_code == 0 and "ok" in r.output
 
 
+def test_pack_validate_refuses_a_repeated_key(tmp_path: Path) -> None:
+    """Before: `min_age: 18` then `min_age: 0` validated as ok and loaded min_age 0."""
+    good = Path(__file__).resolve().parents[2] / "src/consentry/policy/packs/linkedin-2024.yaml"
+    bad = tmp_path / "li.yaml"
+    bad.write_text(good.read_text().replace("  min_age: 18\n", "  min_age: 18\n  min_age: 0\n", 1))
+    r = runner.invoke(app, ["pack", "validate", str(bad)])
+    assert r.exit_code == 2, r.output
+    assert "ok" not in r.output and "duplicate key 'min_age'" in r.output.replace("\n", "")
+
+
 def test_decide_stages_the_export_every_item_in_decisions_or_quarantine(
     export: Path, tmp_path: Path, home: Path
 ) -> None:

@@ -116,3 +116,42 @@ def test_versions_must_be_ordered(tmp_path: Path) -> None:
 def test_unknown_pack_name() -> None:
     with pytest.raises(PackError, match="unknown pack"):
         load_pack("no-such-pack")
+
+
+def test_repeated_key_is_refused_with_its_line(tmp_path: Path) -> None:
+    """`min_age: 18` then `min_age: 0`: YAML keeps the last value, which would admit minors."""
+    p = write(tmp_path, VALID.replace('  - version: "1"\n', '  - version: "1"\n    min_age: 18\n    min_age: 0\n'))
+    with pytest.raises(PackError) as err:
+        load_pack(p)
+    e = err.value
+    assert (e.line, e.field) == (5, "versions.0.min_age")
+    assert "duplicate key 'min_age' (first at line 4)" in str(e)
+    assert str(e).startswith(f"{p.resolve()}:5: versions.0.min_age: ")
+
+
+def test_repeated_key_in_a_shipped_pack_anchor_is_refused(tmp_path: Path) -> None:
+    from consentry.policy.packs import _packs_dir
+
+    text = _packs_dir().joinpath("linkedin-2024.yaml").read_text()
+    assert text.count("  min_age: 18\n") == 1
+    p = write(tmp_path, text.replace("  min_age: 18\n", "  min_age: 18\n  min_age: 0\n"))
+    with pytest.raises(PackError, match=r"x-common\.min_age: duplicate key 'min_age'"):
+        load_pack(p)
+
+
+def test_merged_key_may_be_overridden(tmp_path: Path) -> None:
+    text = "x-base: &base\n  min_age: 18\n" + VALID.replace('  - version: "1"\n', '  - version: "1"\n    <<: *base\n    min_age: 21\n')
+    assert load_pack(write(tmp_path, text)).versions[0].min_age == 21
+
+
+@pytest.mark.parametrize(("where", "line", "field"), [
+    ('  - version: "1"\n', 4, "versions.0.min_agee"),
+    ("name: tiny\n", 2, "colour"),
+])
+def test_unknown_key_is_refused_with_its_line(tmp_path: Path, where: str, line: int, field: str) -> None:
+    extra = "    min_agee: 0\n" if "version" in where else "colour: blue\n"
+    p = write(tmp_path, VALID.replace(where, where + extra))
+    with pytest.raises(PackError) as err:
+        load_pack(p)
+    assert (err.value.line, err.value.field) == (line, field)
+    assert "Extra inputs are not permitted" in err.value.message

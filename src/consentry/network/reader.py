@@ -34,6 +34,7 @@ from consentry.network import schema
 from consentry.network.validate import (
     COUNTRY_FIELDS,
     ENUMS,
+    INVALID_UTF8,
     PRIMARY_KEYS,
     TIME_COLUMNS,
     json_schema,
@@ -169,18 +170,30 @@ def dictionary_columns(table: str, file_schema: pa.Schema) -> list[str]:
     return [f.name for f in file_schema if f.name in wanted and pa.types.is_string(f.type)]
 
 
-def iter_parquet(path: Path, table: str) -> Iterator[RawBatch]:
+@contextlib.contextmanager
+def readable(path: Path) -> Iterator[None]:
+    """Any error reading `path` (a bad footer, a corrupt page, a truncated file, no
+    permission) becomes one ExportError naming the file."""
     try:
+        yield
+    except ExportError:
+        raise
+    except (OSError, pa.ArrowException) as exc:
+        what = "not a readable Parquet file" if path.suffix == ".parquet" else "not readable"
+        detail = " ".join(str(exc).split())
+        raise ExportError(f"{path}: {what} ({detail})") from exc
+
+
+def iter_parquet(path: Path, table: str) -> Iterator[RawBatch]:
+    with readable(path):
         pf = pq.ParquetFile(path)
         pf = pq.ParquetFile(path, read_dictionary=dictionary_columns(table, pf.schema_arrow))
-    except Exception as exc:  # noqa: BLE001 - any reader error means the file is unreadable
-        raise ExportError(f"{path}: not a readable Parquet file ({exc})") from exc
-    start = 0
-    for batch in pf.iter_batches(batch_size=BATCH_ROWS):
-        t = pa.Table.from_batches([batch])
-        rows = np.arange(start, start + t.num_rows, dtype=np.int64)
-        start += t.num_rows
-        yield RawBatch(t, rows, lambda i, t=t: row_json(t, i), [])
+        start = 0
+        for batch in pf.iter_batches(batch_size=BATCH_ROWS):
+            t = pa.Table.from_batches([batch])
+            rows = np.arange(start, start + t.num_rows, dtype=np.int64)
+            start += t.num_rows
+            yield RawBatch(t, rows, lambda i, t=t: row_json(t, i), [])
 
 
 def _py_type_ok(value, t: pa.DataType) -> bool:
@@ -202,12 +215,35 @@ def _json_type(value) -> str:
             float: "number", type(None): "null"}.get(type(value), type(value).__name__)
 
 
+def _utf8_field(line: bytes) -> str:
+    """The field whose value holds the bad UTF-8 of `line` ("*" when it is not in one value)."""
+    try:
+        obj = json.loads(line.decode("utf-8", errors="surrogateescape"))
+    except ValueError:
+        return "*"
+
+    def bad(v: object) -> bool:
+        if isinstance(v, str):
+            return any("\udc80" <= ch <= "\udcff" for ch in v)
+        return isinstance(v, list) and any(bad(x) for x in v)
+
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if not bad(key) and bad(value):
+                return key
+    return "*"
+
+
 def _parse_lines(lines: list[bytes], first_row: int, jschema: pa.Schema) -> RawBatch:
     """The slow path, for blocks pyarrow refuses: one line at a time, bad lines rejected."""
     good, rows, texts, rejected = [], [], [], []
     for k, line in enumerate(lines):
         row = first_row + k
-        text = line.decode("utf-8", errors="replace").rstrip("\r")
+        try:
+            text = line.decode("utf-8").rstrip("\r")
+        except UnicodeDecodeError:
+            rejected.append((row, _utf8_field(line), INVALID_UTF8, line.decode("utf-8", errors="replace").rstrip("\r")))
+            continue
         if not text.strip():
             rejected.append((row, "*", "blank line", text))
             continue
@@ -276,7 +312,7 @@ def iter_jsonl(path: Path, table: str) -> Iterator[RawBatch]:
     jschema = json_schema(schema.TABLES[table])
     row = 0
     rest = b""
-    with open(path, "rb") as f:
+    with readable(path), open(path, "rb") as f:
         while True:
             chunk = f.read(JSON_BLOCK_BYTES)
             if not chunk:
@@ -333,6 +369,11 @@ def _clean_as_is(name: str, path: Path, progress, rel: str) -> tuple[int, object
     passes; checks only the columns that have rules, so free text is never decoded."""
     if path.suffix != ".parquet" or not _same_types(path, schema.TABLES[name]):
         return None
+    with readable(path):
+        return _check_typed(name, path, progress, rel)
+
+
+def _check_typed(name: str, path: Path, progress, rel: str) -> tuple[int, object] | None:
     pf = pq.ParquetFile(path, read_dictionary=dictionary_columns(name, schema.TABLES[name]))
     cols = [f.name for f in schema.TABLES[name] if f.name not in unchecked_columns(name)]
     rows, max_ts = 0, None

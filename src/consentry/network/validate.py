@@ -36,6 +36,8 @@ _V6 = "|".join([
 IPV4 = rf"^{_V4}$"
 IP = rf"^({_V4}|{_V6})$"
 
+INVALID_UTF8 = "invalid UTF-8: the value is not UTF-8 text"
+
 TS_MIN = datetime(1970, 1, 1, tzinfo=UTC)
 TS_MAX = datetime(2100, 1, 1, tzinfo=UTC)
 DATE_MIN = date(1900, 1, 1)
@@ -146,6 +148,47 @@ def _cast_strings(col: pa.Array, target: pa.DataType) -> tuple[pa.Array, np.ndar
     return pa.array(values, target), bad
 
 
+def _utf8_ok(value: bytes | None) -> bool:
+    if value is None:
+        return True
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def invalid_utf8(col: pa.Array) -> np.ndarray | None:
+    """Rows of a string (or list of strings) column that are not valid UTF-8; None when all are.
+
+    Neither the JSON reader nor the Parquet reader checks UTF-8, and a bad sequence
+    fails whatever reads the value next (a string kernel, the redactor), far from the
+    row. Arrow's full validation is the fast check; rows are found only when it fails.
+    """
+    try:
+        col.validate(full=True)
+        return None
+    except pa.ArrowInvalid:
+        pass
+    if pa.types.is_dictionary(col.type):
+        col = col.dictionary.take(col.indices)
+    if pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
+        flat = pc.list_flatten(col).cast(pa.binary())
+        parent = pc.list_parent_indices(col).to_numpy()
+        bad = np.zeros(len(col), dtype=bool)
+        for j, v in enumerate(flat.to_pylist()):
+            if not _utf8_ok(v):
+                bad[parent[j]] = True
+        return bad
+    return np.array([not _utf8_ok(v) for v in col.cast(pa.binary()).to_pylist()], dtype=bool)
+
+
+def _drop_rows(col: pa.Array, bad: np.ndarray) -> pa.Array:
+    """`col` with the `bad` rows set to null and their bytes gone (string kernels check
+    the whole data buffer, so a null over bad bytes, as `if_else` leaves, still fails)."""
+    return col.take(pa.array(np.arange(len(col)), mask=bad))
+
+
 def conform(table: str, name: str, target: pa.DataType, col: pa.Array | None, n: int
             ) -> tuple[pa.Array, list[Problem]]:
     """Cast one column to its declared type; the rows that cannot be cast are problems."""
@@ -155,6 +198,13 @@ def conform(table: str, name: str, target: pa.DataType, col: pa.Array | None, n:
         col = col.combine_chunks()
     t = col.type
     problems: list[Problem] = []
+    if _is_stringlike(t) or ((pa.types.is_list(t) or pa.types.is_large_list(t)) and _is_stringlike(t.value_type)):
+        bad_utf8 = invalid_utf8(col)
+        if bad_utf8 is not None:
+            if pa.types.is_dictionary(t):
+                col = col.dictionary.take(col.indices)
+            out, probs = conform(table, name, target, _drop_rows(col, bad_utf8), n)
+            return out, [Problem(name, bad_utf8, lambda i: INVALID_UTF8), *probs]
     if pa.types.is_string(target):
         if not _is_stringlike(t):
             bad = _mask(pc.is_valid(col))
@@ -319,6 +369,18 @@ def _check_readable(table: str, f: pa.Field, arr: pa.Array, probs: list[Problem]
 
 
 def row_json(table: pa.Table, i: int) -> str:
-    """One row as JSON text, for the quarantine's `raw` column."""
-    row = table.slice(i, 1).to_pylist()[0]
-    return json.dumps(row, default=str, ensure_ascii=False)
+    """One row as JSON text, for the quarantine's `raw` column (bad UTF-8 shown as U+FFFD)."""
+    row = table.slice(i, 1)
+    try:
+        values = row.to_pylist()[0]
+    except UnicodeDecodeError:
+        values = {}
+        for name, col in zip(row.column_names, row.columns, strict=True):
+            try:
+                values[name] = col.to_pylist()[0]
+            except UnicodeDecodeError:
+                t = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
+                as_bytes = col.cast(pa.list_(pa.binary()) if pa.types.is_list(t) else pa.binary()).to_pylist()[0]
+                values[name] = ([None if b is None else b.decode("utf-8", errors="replace") for b in as_bytes]
+                                if isinstance(as_bytes, list) else as_bytes.decode("utf-8", errors="replace"))
+    return json.dumps(values, default=str, ensure_ascii=False)

@@ -8,7 +8,9 @@ a strict alternative be two files run by the same plan.
 
 Validation errors name the file, the line and the field: the YAML is composed into
 a node graph first (which keeps line marks), and pydantic's error locations are
-walked through that graph.
+walked through that graph. A key written twice in one mapping and a key no model
+declares are refused (a YAML loader would keep the last value of a repeated key, so
+`min_age: 18` then `min_age: 0` would silently admit minors).
 """
 
 from __future__ import annotations
@@ -260,11 +262,43 @@ def _mapping_get(node: yaml.MappingNode, key: Any, key_node: bool = False) -> ya
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same marks
 
 
+def _refuse_duplicate_keys(node: yaml.Node | None, file: str, path: tuple[str, ...] = (),
+                           seen: set[int] | None = None) -> None:
+    """PackError at the second occurrence of a key repeated in one mapping.
+
+    YAML loaders keep the last value of a repeated key, so `min_age: 18` followed by
+    `min_age: 0` would silently load 0. Keys a merge (`<<: *anchor`) brings in may be
+    overridden; only keys written twice in the same mapping are refused. Anchored
+    nodes are walked once.
+    """
+    seen = set() if seen is None else seen
+    if node is None or id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for k, v in node.value:
+            key = k.value if isinstance(k, yaml.ScalarNode) else None
+            if key is not None and key != "<<":
+                if key in first:
+                    field = ".".join((*path, key))
+                    raise PackError(file, k.start_mark.line + 1, field,
+                                    f"duplicate key {key!r} (first at line {first[key]}); "
+                                    "a key may appear once per mapping")
+                first[key] = k.start_mark.line + 1
+            _refuse_duplicate_keys(v, file, (*path, key) if key is not None and key != "<<" else path, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            _refuse_duplicate_keys(v, file, (*path, str(i)), seen)
+
+
 def parse_pack(text: str, file: str = "<string>") -> Pack:
     """Validate pack YAML; errors name file, line and field (PackError)."""
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
+        # before constructing: construction flattens merge keys into the mapping
+        _refuse_duplicate_keys(node, file)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
