@@ -110,6 +110,17 @@ def test_decide_command_refuses_and_writes_nothing(clean, tmp_path, home, damage
     assert not out.exists()
 
 
+def test_read_raw_a_missing_table_is_refused_too(clean, tmp_path, home) -> None:
+    """`decide --raw` reads the files without staging: a table with no file is not registered,
+    and an unregistered needed table is refused rather than stood in by an empty one."""
+    export = damaged(clean, tmp_path, remove_table("requests"))
+    out = tmp_path / "d.parquet"
+    r = CliRunner().invoke(app, ["decide", "--network", str(export), "--pack", "strict", "--as-of", "2025-12-01",
+                                 "--out", str(out), "-q", "--raw"])
+    assert r.exit_code != 0 and not out.exists()
+    assert "table requests is absent" in r.output.replace("\n", "") + str(r.exception)
+
+
 def test_an_input_no_rule_reads_may_be_missing(clean, tmp_path) -> None:
     """linkedin-2024 gives every group the same genai_training rule from 2025-11-03: sign-in
     countries cannot change a decision, so an export without sign-ins still decides."""
@@ -189,3 +200,32 @@ def test_snapshot_build_stops_or_excludes_alike(clean, tmp_path, monkeypatch) ->
     [lineage] = published(tmp_path / "snaps2")
     members = set(pq.read_table(lineage).column("member_id").to_pylist())
     assert members and not members & set(holder)
+
+
+def test_invalid_utf8_in_items_jsonl_is_quarantined_and_the_build_goes_on(clean, tmp_path, monkeypatch) -> None:
+    """Before: `network validate` said nothing was quarantined, then `snapshot build` failed
+    on the bytes and the whole run was lost."""
+    import json
+
+    from consentry.snapshots.build import build_snapshot
+
+    monkeypatch.setenv("CONSENTRY_REDACTION_KEY", "test-key")
+    before = decisions(clean, tmp_path / "c", "2025-12-01")
+    items = pq.read_table(clean / "items.parquet").to_pylist()
+    k = next(i for i, it in enumerate(items) if before[it["item_id"]]["allowed"] and it["text"])
+    lines = [json.dumps(it, default=str).encode() for it in items]
+    lines[k] = lines[k].replace(b'"text": "', b'"text": "\xff\xfe', 1)
+
+    def damage(d: Path) -> None:
+        (d / "items.parquet").unlink()
+        (d / "items.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+
+    export = damaged(clean, tmp_path, damage)
+    r = CliRunner().invoke(app, ["network", "validate", str(export), "-q"])
+    assert r.exit_code == 0 and "no rows quarantined" not in r.output and "invalid UTF-8" in r.output
+    build_snapshot(export, "linkedin-2024", "genai_training", "2025-12-01", tmp_path / "snaps", workers=1)
+    [version] = [p.parent for p in (tmp_path / "snaps").glob("genai_training/*/lineage.parquet")]
+    quarantined = [json.loads(x) for x in (version / "quarantine.jsonl").read_text().splitlines()]
+    assert [(q["file"], q["row"], q["field"]) for q in quarantined] == [("items.jsonl", k, "text")]
+    lineage = set(pq.read_table(version / "lineage.parquet").column("item_id").to_pylist())
+    assert items[k]["item_id"] not in lineage and len(lineage) > 0

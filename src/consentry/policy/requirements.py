@@ -118,12 +118,14 @@ def check(missing: Iterable[dict], pack: Pack, purpose: Purpose | str,
 
 
 def missing_in(con) -> list[dict]:  # noqa: ANN001 - a DuckDB connection
-    """The `missing_inputs` rows of a connection whose views come from a staged export;
-    none when the tables were registered otherwise (in memory, or read raw)."""
+    """What a connection's export lacks: the `missing_inputs` rows when its views come from
+    a staged export; otherwise (tables registered in memory, or read raw) every table a
+    need names that is not registered at all."""
     names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-    if "missing_inputs" not in names:
-        return []
-    return con.sql('SELECT "table", file, "column", problem FROM missing_inputs').to_arrow_table().to_pylist()
+    if "missing_inputs" in names:
+        return con.sql('SELECT "table", file, "column", problem FROM missing_inputs').to_arrow_table().to_pylist()
+    return [{"table": t, "file": None, "column": None, "problem": "absent (not registered)"}
+            for t in dict.fromkeys(n.table for n in NEEDS) if t not in names]
 
 
 def missing_from(tables: Mapping[str, Path]) -> list[dict]:
