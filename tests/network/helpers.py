@@ -44,7 +44,7 @@ def write_table(dest: Path, name: str, rows: list[dict], fmt: str) -> Path:
 def copy_export(src: Path, dest: Path, fmt: str, edits: dict[str, list[dict]] | None = None) -> Path:
     """Every table of `src` into `dest` in `fmt`, with `edits[name]` replacing a table's rows."""
     edits = edits or {}
-    for name in schema.TABLES:
+    for name in schema.EXPORT_TABLES:
         rows = edits.get(name)
         write_table(dest, name, rows if rows is not None else rows_of(src, name), fmt)
     return dest

@@ -51,7 +51,7 @@ def _quarantine(staged) -> list[dict]:
 
 
 def _assert_nothing_lost(src: Path, staged) -> None:
-    for name in schema.TABLES:
+    for name in schema.EXPORT_TABLES:
         clean = pq.read_table(staged.tables[name]).num_rows
         assert clean == staged.counts[name]
         assert clean + staged.quarantined[name] == staged.input_rows[name], name
@@ -142,6 +142,59 @@ def test_invalid_utf8_in_jsonl_is_quarantined_row_by_row(tmp_path, base, table, 
     _assert_nothing_lost(src, staged)
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_absent_tables_and_columns_are_recorded_not_read_as_none(tmp_path, base, fmt) -> None:
+    """Staging cannot know which inputs the pack needs; it records what the export lacked
+    (`missing_inputs`), and `policy.requirements` stops a decision that needs it."""
+    members = [{k: v for k, v in r.items() if k != "birth_date"} for r in rows_of(base, "members")]
+    src = copy_export(base, tmp_path / "src", fmt, {"members": members})
+    (src / f"consent_events.{fmt}").unlink()
+    if fmt == "parquet":  # copy_export writes every declared column: drop it from the file
+        t = pq.read_table(src / "members.parquet")
+        pq.write_table(t.drop_columns(["birth_date"]), src / "members.parquet")
+    staged = stage_export(src, tmp_path / "staged", progress=False)
+    got = {(m["table"], m["file"], m["column"]) for m in staged.missing_inputs()}
+    assert got == {("members", f"members.{fmt}", "birth_date"), ("consent_events", None, None)}
+    assert staged.counts["members"] == len(members)  # the rows themselves are fine
+    _assert_nothing_lost(src, staged)
+
+
+def test_a_column_of_an_unreadable_type_is_recorded(tmp_path, base) -> None:
+    src = copy_export(base, tmp_path / "src", "parquet")
+    t = pq.read_table(src / "members.parquet")
+    t = t.set_column(t.schema.get_field_index("birth_date"), "birth_date", pa.array(range(t.num_rows)))
+    pq.write_table(t, src / "members.parquet")
+    staged = stage_export(src, tmp_path / "staged", progress=False)
+    [m] = staged.missing_inputs()
+    assert (m["table"], m["column"]) == ("members", "birth_date")
+    assert m["problem"] == "of type int64, which cannot be read as date32[day]"
+
+
+def test_a_complete_export_misses_nothing_and_doubts_no_one(tmp_path, base) -> None:
+    staged = stage_export(base, tmp_path / "staged", progress=False)
+    assert staged.missing_inputs() == [] and staged.member_issues() == []
+
+
+@pytest.mark.parametrize(("table", "field", "bad", "listed"), [
+    ("consent_events", "at", "last tuesday", True),  # an opt-out nobody can date
+    ("requests", "kind", "delete_everything", True),
+    ("signins", "ip", "999.1.1.1", True),  # a sign-in country nobody can tell
+    ("notices", "delivered_at", "soon", False),  # a lost notice can only exclude more
+    ("items", "kind", "tweet", False),  # the item itself is out; the member's others are not in doubt
+])
+def test_a_quarantined_row_puts_its_member_in_doubt(tmp_path, base, table, field, bad, listed) -> None:
+    rows = rows_of(base, table)
+    rows[0][field] = bad
+    src = copy_export(base, tmp_path / "src", "jsonl", {table: rows})
+    staged = stage_export(src, tmp_path / "staged", progress=False)
+    issues = staged.member_issues()
+    if listed:
+        assert [(i["member_id"], i["table"]) for i in issues] == [(rows[0]["member_id"], table)]
+        assert issues[0]["error"].startswith(f"{table}.jsonl row 0: {field}: ")
+    else:
+        assert issues == []
+
+
 def test_wrong_parquet_column_type_quarantines_its_rows(tmp_path, base) -> None:
     src = copy_export(base, tmp_path / "src", "parquet")
     t = pq.read_table(src / "items.parquet")
@@ -156,18 +209,37 @@ def test_wrong_parquet_column_type_quarantines_its_rows(tmp_path, base) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
-def test_later_duplicate_ids_are_quarantined(tmp_path, base, fmt) -> None:
+def test_contradictory_duplicates_are_all_quarantined_and_the_member_listed(tmp_path, base, fmt) -> None:
+    """Before: the first row was kept and the later one quarantined, so whoever ordered the
+    rows chose which one was true (a copy with residence US placed first made an EEA
+    member's data trainable)."""
     rows = rows_of(base, "members")
-    dup = dict(rows[1], display_name="Someone Else")
-    rows.insert(5, dup)
+    real = dict(rows[1])
+    rows[1] = dict(real, residence_country="US" if real["residence_country"] != "US" else "DE")
+    rows.insert(5, real)
+    src = copy_export(base, tmp_path / "src", fmt, {"members": rows})
+    staged = stage_export(src, tmp_path / "staged", progress=False)
+    q = _quarantine(staged)
+    assert [(r["row"], r["field"]) for r in q] == [(1, "member_id"), (5, "member_id")]
+    assert all("contradictory duplicate member_id" in r["error"] for r in q)
+    kept = pq.read_table(staged.tables["members"]).column("member_id").to_pylist()
+    assert real["member_id"] not in kept and len(kept) == len(rows) - 2
+    assert [(i["member_id"], i["table"]) for i in staged.member_issues()] == [(real["member_id"], "members")]
+    _assert_nothing_lost(src, staged)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_identical_duplicates_collapse_to_the_first(tmp_path, base, fmt) -> None:
+    rows = rows_of(base, "members")
+    rows.insert(5, dict(rows[1]))
     src = copy_export(base, tmp_path / "src", fmt, {"members": rows})
     staged = stage_export(src, tmp_path / "staged", progress=False)
     q = _quarantine(staged)
     assert [(r["row"], r["field"]) for r in q] == [(5, "member_id")]
-    assert "duplicate" in q[0]["error"] and "Someone Else" in q[0]["raw"]
+    assert "identical to an earlier row" in q[0]["error"]
     kept = pq.read_table(staged.tables["members"]).to_pylist()
-    assert [r["member_id"] for r in kept] == [r["member_id"] for r in rows if r is not dup]
-    assert kept[1]["display_name"] == rows[1]["display_name"]
+    assert [r["member_id"] for r in kept] == [r["member_id"] for i, r in enumerate(rows) if i != 5]
+    assert staged.member_issues() == []  # nothing about the member is in doubt
     _assert_nothing_lost(src, staged)
 
 
@@ -217,7 +289,7 @@ def test_watermarks_and_views(tmp_path, base) -> None:
     assert wm["max_timestamp"] == pa.compute.max(items["created_at"]).as_py().isoformat()
     con = duckdb.connect()
     assert set(views.register(con, staged.dest)) == set(schema.TABLES)
-    for name in schema.TABLES:
+    for name in schema.EXPORT_TABLES:
         assert con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] == staged.counts[name]
     kinds = con.execute("SELECT count(DISTINCT kind) FROM items").fetchone()[0]
     assert kinds == 15
@@ -282,7 +354,7 @@ def test_empty_directory_is_one_line(tmp_path) -> None:
 def test_duplicates_in_a_typed_parquet_file(tmp_path, base) -> None:
     """A file that already has the declared types is checked without rewriting; duplicates still go."""
     src = copy_export(base, tmp_path / "src", "parquet")
-    for name in schema.TABLES:
+    for name in schema.EXPORT_TABLES:
         shutil.copy(base / f"{name}.parquet", src / f"{name}.parquet")
     items = pq.read_table(base / "items.parquet")
     with_dup = pa.concat_tables([items.slice(0, 4), items.slice(2, 1), items.slice(4)])

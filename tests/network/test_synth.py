@@ -39,7 +39,7 @@ def test_same_seed_gives_identical_bytes(tmp_path: Path, small_export: Path) -> 
 
 
 def test_every_table_matches_its_schema(small_export: Path) -> None:
-    for name, sch in schema.TABLES.items():
+    for name, sch in schema.EXPORT_TABLES.items():
         table = pq.read_table(small_export / f"{name}.parquet")
         assert table.schema.equals(sch), name
         assert table.num_rows > 0, name
@@ -173,7 +173,7 @@ def test_jsonl_format_reads_back_like_parquet(tmp_path: Path) -> None:
     assert (b / "items.jsonl").is_file() and not (b / "items.parquet").exists()
     ea, eb = read_export(a), read_export(b)
     assert eb.quarantine.num_rows == 0
-    for name in schema.TABLES:
+    for name in schema.EXPORT_TABLES:
         assert ea.tables[name].equals(eb.tables[name]), name
 
 

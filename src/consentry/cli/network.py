@@ -79,6 +79,14 @@ def _report(s, show: int) -> None:
                   f"[red]{wm['quarantined']:,}[/red]" if wm["quarantined"] else "0",
                   ", ".join(f["path"] for f in wm["files"]) or "(absent)", wm["max_timestamp"] or "")
     console.print(t)
+    for m in s.missing_inputs():
+        what = f"table {m['table']}" if m["column"] is None else f"{m['file']}: column {m['column']}"
+        console.print(f"[yellow]missing:[/yellow] {what} is {m['problem']} "
+                      "(a decision whose pack rules read it stops)")
+    doubted = {i["member_id"] for i in s.member_issues()}
+    if doubted:
+        console.print(f"[yellow]{len(doubted):,} member(s) with a quarantined member, consent, request or "
+                      "sign-in row: every item of theirs is excluded as malformed[/yellow]")
     total_q = sum(s.quarantined.values())
     if not total_q:
         console.print("[green]no rows quarantined[/green]")

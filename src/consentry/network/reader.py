@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -38,11 +39,15 @@ from consentry.network.validate import (
     PRIMARY_KEYS,
     TIME_COLUMNS,
     json_schema,
+    readable_as,
     row_json,
     unchecked_columns,
     validate,
 )
 
+STAGING_FORMAT = 2
+"""Written to staged.json; bumped when a staged directory gains or changes files (2:
+missing_inputs, member_issues), so `stage_cached` never reuses a staging that lacks them."""
 BATCH_ROWS = 131_072
 JSON_BLOCK_BYTES = 8 << 20
 DUCKDB_MEMORY = os.environ.get("CONSENTRY_STAGE_MEMORY", "1GB")
@@ -74,6 +79,14 @@ class StagedExport:
     @property
     def fingerprint(self) -> str:
         return fingerprint_of(self.watermarks)
+
+    def missing_inputs(self) -> list[dict]:
+        """What the export did not give (`schema.MISSING_INPUTS` rows)."""
+        return pq.read_table(self.tables["missing_inputs"]).to_pylist()
+
+    def member_issues(self) -> list[dict]:
+        """Members a quarantined row leaves in doubt (`schema.MEMBER_ISSUES` rows)."""
+        return pq.read_table(self.tables["member_issues"]).to_pylist()
 
 
 def fingerprint_of(watermarks: dict[str, dict]) -> str:
@@ -131,7 +144,7 @@ def discover(src: str | Path) -> dict[str, list[Path]]:
     src = Path(src)
     if not src.is_dir():
         raise ExportError(f"{src}: not a directory")
-    found = {name: table_files(src, name) for name in schema.TABLES}
+    found = {name: table_files(src, name) for name in schema.EXPORT_TABLES}
     missing = [t for t in schema.REQUIRED_TABLES if not found[t]]
     if missing:
         raise ExportError(
@@ -308,10 +321,27 @@ def _parse_block(block: bytes, first_row: int, jschema: pa.Schema) -> Iterator[R
     yield from _parse_block(right, first_row + left.count(b"\n"), jschema)
 
 
-def iter_jsonl(path: Path, table: str) -> Iterator[RawBatch]:
+def _key_patterns(table: str) -> dict[str, re.Pattern[bytes]]:
+    """Per declared column, a pattern that finds it as a key of a JSON object.
+
+    Inside a JSON string every quote is escaped, so an unescaped `"name":` is a key.
+    """
+    return {f.name: re.compile(rb'(?<!\\)"' + re.escape(f.name.encode()) + rb'"\s*:')
+            for f in schema.TABLES[table]}
+
+
+def iter_jsonl(path: Path, table: str, keys_seen: set[str] | None = None) -> Iterator[RawBatch]:
+    """Parse a JSONL file in blocks; `keys_seen` collects the declared columns that occur
+    as a key on some line (a column no line has is absent, not null)."""
     jschema = json_schema(schema.TABLES[table])
+    patterns = _key_patterns(table)
     row = 0
     rest = b""
+
+    def note_keys(block: bytes) -> None:
+        if keys_seen is not None:
+            keys_seen.update(k for k, pat in patterns.items() if k not in keys_seen and pat.search(block))
+
     with readable(path), open(path, "rb") as f:
         while True:
             chunk = f.read(JSON_BLOCK_BYTES)
@@ -325,16 +355,38 @@ def iter_jsonl(path: Path, table: str) -> Iterator[RawBatch]:
             block, rest = data[: cut + 1], data[cut + 1:]
             if row == 0 and block.startswith(b"\xef\xbb\xbf"):
                 block = block[3:]  # a UTF-8 byte order mark is not part of the first row
+            note_keys(block)
             yield from _parse_block(block, row, jschema)
             row += block.count(b"\n")
-    if rest:
-        yield from _parse_block(rest, row, jschema)
+        if rest:
+            note_keys(rest)
+            yield from _parse_block(rest, row, jschema)
 
 
-def iter_file(path: Path, table: str) -> Iterator[RawBatch]:
+def iter_file(path: Path, table: str, keys_seen: set[str] | None = None) -> Iterator[RawBatch]:
     if path.suffix == ".parquet":
         return iter_parquet(path, table)
-    return iter_jsonl(path, table)
+    return iter_jsonl(path, table, keys_seen)
+
+
+def missing_columns(table: str, path: Path, rel: str, keys_seen: set[str] | None, rows: int) -> list[dict]:
+    """`missing_inputs` rows for the declared columns `path` lacks or holds in a type that
+    cannot be read as the declared one."""
+    out = []
+    if path.suffix == ".parquet":
+        with readable(path):
+            got = pq.read_schema(path)
+        for f in schema.TABLES[table]:
+            i = got.get_field_index(f.name)
+            if i < 0:
+                out.append({"table": table, "file": rel, "column": f.name, "problem": "absent"})
+            elif not readable_as(got.field(i).type, f.type):
+                out.append({"table": table, "file": rel, "column": f.name,
+                            "problem": f"of type {got.field(i).type}, which cannot be read as {f.type}"})
+    elif rows:  # a JSONL file without rows lacks nothing
+        out += [{"table": table, "file": rel, "column": f.name, "problem": "absent (no line has this key)"}
+                for f in schema.TABLES[table] if f.name not in (keys_seen or ())]
+    return out
 
 
 def file_rows_hint(path: Path) -> int:
@@ -347,6 +399,46 @@ def file_rows_hint(path: Path) -> int:
 
 
 # ----------------------------------------------------------------------------- staging
+
+
+class Quarantine:
+    """The quarantine file being written, and the members a quarantined row leaves in doubt.
+
+    A quarantined row of `schema.MEMBER_TABLES` (an opt-out, an erasure request, a
+    sign-in, a member row) is information about its member that the plan will not see,
+    and not seeing it could only allow more; so the member is listed in `member_issues`
+    and the plan excludes every item of theirs as `malformed`. A row whose member_id
+    cannot be read cannot be attributed; it stays in quarantine, counted and shown.
+    """
+
+    def __init__(self, f) -> None:  # noqa: ANN001 - a text file
+        self.f = f
+        self.issues: dict[tuple[str, str], str] = {}
+
+    def add(self, table: str, file: str, row: int, field: str, error: str, raw: str,
+            doubt: bool = True) -> None:
+        """Write one quarantine line; `doubt=False` for a row whose content is kept anyway
+        (an identical copy of a staged row)."""
+        self.f.write(json.dumps({"table": table, "file": file, "row": row, "field": field,
+                                 "error": error, "raw": raw}, ensure_ascii=False) + "\n")
+        if doubt and table in schema.MEMBER_TABLES:
+            member = _member_of(raw)
+            if member:
+                self.issues.setdefault((member, table), f"{file} row {row}: {field}: {error}")
+
+    def member_issues(self) -> pa.Table:
+        rows = [{"member_id": m, "table": t, "error": e} for (m, t), e in sorted(self.issues.items())]
+        return pa.Table.from_pylist(rows, schema=schema.MEMBER_ISSUES)
+
+
+def _member_of(raw: str) -> str | None:
+    """The member_id of a quarantined row's raw text, when it holds a readable one."""
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        return None
+    mid = obj.get("member_id") if isinstance(obj, dict) else None
+    return mid.strip() if isinstance(mid, str) and mid.strip() and "\ufffd" not in mid else None
 
 
 def _rel(path: Path, src: Path) -> str:
@@ -394,8 +486,12 @@ def _check_typed(name: str, path: Path, progress, rel: str) -> tuple[int, object
     return rows, max_ts
 
 
-def _stage_table(name: str, files: list[Path], src: Path, tmp: Path, qout, progress) -> dict:
+def _stage_table(name: str, files: list[Path], src: Path, tmp: Path, quar: Quarantine, progress,
+                 missing: list[dict]) -> dict:
     target = schema.TABLES[name]
+    if not files:
+        missing.append({"table": name, "file": None, "column": None,
+                        "problem": f"absent (no {name}.parquet, {name}.jsonl or {name}/)"})
     if len(files) == 1:
         rel = _rel(files[0], src)
         fast = _clean_as_is(name, files[0], progress, rel)
@@ -406,7 +502,7 @@ def _stage_table(name: str, files: list[Path], src: Path, tmp: Path, qout, progr
                   "clean": rows, "quarantined": 0,
                   "max_timestamp": max_ts.isoformat() if max_ts is not None else None}
             key = PRIMARY_KEYS.get(name)
-            dups = _drop_duplicates(name, key, files, src, tmp, qout) if key and rows else 0
+            dups = _drop_duplicates(name, key, files, src, tmp, quar) if key and rows else 0
             wm["clean"] -= dups
             wm["quarantined"] += dups
             return wm
@@ -422,19 +518,17 @@ def _stage_table(name: str, files: list[Path], src: Path, tmp: Path, qout, progr
         for fi, path in enumerate(files):
             rel = _rel(path, src)
             rows_in = 0
+            keys_seen: set[str] = set()
             task = progress.add_task(f"{name}: {rel}", total=file_rows_hint(path) or None) if progress else None
-            for rb in iter_file(path, name):
+            for rb in iter_file(path, name, keys_seen):
                 for row, fld, err, raw in rb.rejected:
-                    qout.write(json.dumps({"table": name, "file": rel, "row": row, "field": fld,
-                                           "error": err, "raw": raw}, ensure_ascii=False) + "\n")
+                    quar.add(name, rel, row, fld, err, raw)
                 quarantined += len(rb.rejected)
                 rows_in += len(rb.rejected) + rb.table.num_rows
                 if rb.table.num_rows:
                     good, bad, errors = validate(name, rb.table)
                     for i, fld, err in errors:
-                        qout.write(json.dumps({"table": name, "file": rel, "row": int(rb.rows[i]),
-                                               "field": fld, "error": err, "raw": rb.raw(i)},
-                                              ensure_ascii=False) + "\n")
+                        quar.add(name, rel, int(rb.rows[i]), fld, err, rb.raw(i))
                     quarantined += len(errors)
                     if good.num_rows:
                         writer.write_table(good)
@@ -451,20 +545,28 @@ def _stage_table(name: str, files: list[Path], src: Path, tmp: Path, qout, progr
             if task is not None:
                 progress.update(task, total=rows_in, completed=rows_in)
             total_in += rows_in
+            missing += missing_columns(name, path, rel, keys_seen, rows_in)
             wm_files.append({"path": rel, "sha256": sha256_file(path), "rows": rows_in})
     finally:
         writer.close()
         if origin is not None:
             origin.close()
-    dups = _drop_duplicates(name, key, files, src, tmp, qout) if key and clean else 0
+    dups = _drop_duplicates(name, key, files, src, tmp, quar) if key and clean else 0
     clean -= dups
     quarantined += dups
     return {"files": wm_files, "rows": total_in, "clean": clean, "quarantined": quarantined,
             "max_timestamp": max_ts.isoformat() if max_ts is not None else None}
 
 
-def _drop_duplicates(name: str, key: str, files: list[Path], src: Path, tmp: Path, qout) -> int:
-    """Quarantine every occurrence of a primary id after its first (in file, row order)."""
+def _drop_duplicates(name: str, key: str, files: list[Path], src: Path, tmp: Path, quar: Quarantine) -> int:
+    """Quarantine duplicate primary ids; returns how many rows went.
+
+    Rows that repeat an id with identical values collapse to the first (the later copies
+    are quarantined as identical). Rows that share an id but differ contradict each
+    other, and no rule says which one is true: every one of them is quarantined. (Keeping
+    the first would let whoever controls row order choose: a copy of an EEA member with
+    residence US placed first would make their data trainable.)
+    """
     import duckdb
 
     staged = tmp / f"{name}.parquet"
@@ -489,24 +591,29 @@ def _drop_duplicates(name: str, key: str, files: list[Path], src: Path, tmp: Pat
             n = pq.ParquetFile(staged).metadata.num_rows
             pq.write_table(pa.table({"file": pa.array(np.zeros(n, dtype=np.int32)),
                                      "row": pa.array(np.arange(n, dtype=np.int64))}), origin)
+        cols = ", ".join(f'"{f.name}"' for f in schema.TABLES[name])
         rows = con.sql(f"""
             WITH s AS (SELECT *, file_row_number AS _pos FROM read_parquet({q}, file_row_number=true)),
                  o AS (SELECT file, row, file_row_number AS _pos FROM read_parquet({_sql_path(origin)}, file_row_number=true)),
-                 d AS (SELECT s.*, o.file AS _file, o.row AS _row,
+                 dk AS (SELECT "{key}" AS _id FROM s GROUP BY 1 HAVING count(*) > 1),
+                 v AS (SELECT "{key}" AS _id, count(*) AS _n, count(DISTINCT row({cols})) AS _variants
+                       FROM s SEMI JOIN dk ON s."{key}" = dk._id GROUP BY 1),
+                 d AS (SELECT s.*, o.file AS _file, o.row AS _row, v._n, v._variants,
                               row_number() OVER (PARTITION BY s."{key}" ORDER BY s._pos) AS _k
-                       FROM s JOIN o USING (_pos))
-            SELECT * FROM d WHERE _k > 1 ORDER BY _pos""").to_arrow_table()
+                       FROM s JOIN o USING (_pos) JOIN v ON v._id = s."{key}")
+            SELECT * FROM d WHERE _k > 1 OR _variants > 1 ORDER BY _pos""").to_arrow_table()
         positions = rows.column("_pos").to_pylist()
-        data = rows.drop_columns(["_pos", "_file", "_row", "_k"])
+        data = rows.drop_columns(["_pos", "_file", "_row", "_n", "_variants", "_k"])
         for i in range(rows.num_rows):
-            qout.write(json.dumps({
-                "table": name, "file": _rel(files[rows.column("_file")[i].as_py()], src),
-                "row": rows.column("_row")[i].as_py(), "field": key,
-                "error": f"duplicate {key} {rows.column(key)[i].as_py()!r}: an earlier row has it",
-                "raw": row_json(data, i)}, ensure_ascii=False) + "\n")
+            ident = rows.column(key)[i].as_py()
+            n, variants = rows.column("_n")[i].as_py(), rows.column("_variants")[i].as_py()
+            error = (f"contradictory duplicate {key} {ident!r}: {n} rows have it and they differ; "
+                     "all are quarantined" if variants > 1 else
+                     f"duplicate {key} {ident!r}: identical to an earlier row, which is kept")
+            quar.add(name, _rel(files[rows.column("_file")[i].as_py()], src), rows.column("_row")[i].as_py(),
+                     key, error, row_json(data, i), doubt=variants > 1)
         con.execute("CREATE TEMP TABLE drop_pos(p BIGINT)")
         con.executemany("INSERT INTO drop_pos VALUES (?)", [[p] for p in positions])
-        cols = ", ".join(f'"{f.name}"' for f in schema.TABLES[name])
         rewritten = tmp / f"{name}.dedup.parquet"
         con.execute(f"""COPY (SELECT {cols} FROM read_parquet({q}, file_row_number=true)
                         WHERE file_row_number NOT IN (SELECT p FROM drop_pos) ORDER BY file_row_number)
@@ -541,15 +648,19 @@ def stage_export(src: str | Path, dest: str | Path, progress: bool = True) -> St
                         TextColumn("rows"), TimeElapsedColumn())
         prog.start()
     watermarks: dict[str, dict] = {}
+    missing: list[dict] = []
     try:
         with open(tmp / "quarantine.jsonl", "w", encoding="utf-8") as qout:
-            for name in schema.TABLES:
-                watermarks[name] = _stage_table(name, found[name], src, tmp, qout, prog)
+            quar = Quarantine(qout)
+            for name in schema.EXPORT_TABLES:
+                watermarks[name] = _stage_table(name, found[name], src, tmp, quar, prog, missing)
+        pq.write_table(quar.member_issues(), tmp / "member_issues.parquet")
+        pq.write_table(pa.Table.from_pylist(missing, schema=schema.MISSING_INPUTS), tmp / "missing_inputs.parquet")
         for f in tmp.glob("_origin_*.parquet"):
             f.unlink()
         shutil.rmtree(tmp / "_duckdb_tmp", ignore_errors=True)
         meta = {"source": str(src.resolve()), "fingerprint": fingerprint_of(watermarks),
-                "tables": watermarks}
+                "format": STAGING_FORMAT, "tables": watermarks}
         (tmp / "staged.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         if dest.exists():
             old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
@@ -598,7 +709,8 @@ def stage_cached(src: str | Path, staged_root: str | Path, progress: bool = True
         for p in found[t]:
             h.update(f"{t}\0{_rel(p, src)}\0{sha256_file(p)}\n".encode())
     dest = Path(staged_root) / h.hexdigest()[:16]
-    if (dest / "staged.json").is_file():
+    meta = dest / "staged.json"
+    if meta.is_file() and json.loads(meta.read_text()).get("format") == STAGING_FORMAT:
         return load_staged(dest)
     return stage_export(src, dest, progress=progress)
 

@@ -1,7 +1,8 @@
 """The platform export contract (DESIGN.md) as declared Arrow schemas.
 
 Readers cast every table to these schemas; rows that do not fit go to quarantine.
-Tables marked optional may be absent from an export. `jobs` and `job_interactions`
+Tables marked optional may be absent from an export (staging records the absence in
+`missing_inputs`; whether a decision may go on without them is the pack's to say). `jobs` and `job_interactions`
 are optional extensions used by the job matcher.
 """
 
@@ -95,7 +96,7 @@ JOB_INTERACTIONS = pa.schema(
     ]
 )
 
-TABLES: dict[str, pa.Schema] = {
+EXPORT_TABLES: dict[str, pa.Schema] = {
     "members": MEMBERS,
     "items": ITEMS,
     "signins": SIGNINS,
@@ -105,9 +106,46 @@ TABLES: dict[str, pa.Schema] = {
     "jobs": JOBS,
     "job_interactions": JOB_INTERACTIONS,
 }
+"""The tables a platform export holds (read from NAME.parquet / NAME.jsonl / NAME/)."""
+
+MISSING_INPUTS = pa.schema(
+    [
+        pa.field("table", pa.string(), nullable=False),
+        pa.field("file", pa.string()),  # relative to the export; null: the table has no file
+        pa.field("column", pa.string()),  # null: the whole table is absent
+        pa.field("problem", pa.string(), nullable=False),
+    ]
+)
+"""What the export did not give: an absent table, or a column absent from (or of a type
+that cannot be read as the declared one in) a file. Staging records it without knowing
+the pack; `policy.requirements` decides, per pack rule, whether the run may go on."""
+
+MEMBER_ISSUES = pa.schema(
+    [
+        pa.field("member_id", pa.string(), nullable=False),
+        pa.field("table", pa.string(), nullable=False),
+        pa.field("error", pa.string(), nullable=False),
+    ]
+)
+"""Members about whom a row was quarantined in a table whose loss could widen what may
+train (contradictory member rows, an unreadable opt-out, erasure request or sign-in):
+the plan excludes every item of such a member as `malformed`."""
+
+DERIVED_TABLES: dict[str, pa.Schema] = {"missing_inputs": MISSING_INPUTS, "member_issues": MEMBER_ISSUES}
+"""Tables staging writes about the export (never read from it)."""
+
+TABLES: dict[str, pa.Schema] = {**EXPORT_TABLES, **DERIVED_TABLES}
+"""Every table of a staged export, each a view the plan may read."""
 
 REQUIRED_TABLES: tuple[str, ...] = ("members", "items")
-OPTIONAL_TABLES: tuple[str, ...] = tuple(t for t in TABLES if t not in REQUIRED_TABLES)
+"""Without these no export can be staged; which other tables a decision needs depends on
+the pack's rules (`policy.requirements`)."""
+OPTIONAL_TABLES: tuple[str, ...] = tuple(t for t in EXPORT_TABLES if t not in REQUIRED_TABLES)
+
+MEMBER_TABLES: tuple[str, ...] = ("members", "signins", "consent_events", "requests")
+"""Tables where a quarantined row of a member leaves what the plan knows about that
+member in doubt in the direction that would allow more (a lost opt-out, erasure request,
+sign-in country or member row); `MEMBER_ISSUES` lists those members."""
 
 QUARANTINE = pa.schema(
     [

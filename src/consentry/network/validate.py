@@ -183,6 +183,27 @@ def invalid_utf8(col: pa.Array) -> np.ndarray | None:
     return np.array([not _utf8_ok(v) for v in col.cast(pa.binary()).to_pylist()], dtype=bool)
 
 
+def readable_as(t: pa.DataType, target: pa.DataType) -> bool:
+    """Whether a column of type `t` can hold values of the declared `target` type (as
+    `conform` reads them); a column of another type is unusable as a whole."""
+    if pa.types.is_null(t):
+        return True
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_string(target):
+        return _is_stringlike(t)
+    if pa.types.is_timestamp(target) or pa.types.is_date(target):
+        return _is_stringlike(t) or pa.types.is_timestamp(t) or pa.types.is_date(t)
+    if pa.types.is_boolean(target):
+        return pa.types.is_boolean(t)
+    if pa.types.is_list(target):
+        return (pa.types.is_list(t) or pa.types.is_large_list(t)) and (
+            _is_stringlike(t.value_type) or pa.types.is_null(t.value_type))
+    if pa.types.is_integer(target):
+        return pa.types.is_integer(t)
+    return False
+
+
 def _drop_rows(col: pa.Array, bad: np.ndarray) -> pa.Array:
     """`col` with the `bad` rows set to null and their bytes gone (string kernels check
     the whole data buffer, so a null over bad bytes, as `if_else` leaves, still fails)."""

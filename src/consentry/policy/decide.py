@@ -15,12 +15,14 @@ import duckdb
 import pyarrow as pa
 
 from consentry.network.schema import TABLES as EXPORT_SCHEMAS
+from consentry.policy import requirements
 from consentry.policy.jurisdiction import resolve_ips
 from consentry.policy.packs import Pack, as_utc, load_pack
 from consentry.policy.plan import Dialect, decisions_sql
 from consentry.vocab import Purpose
 
-PLAN_INPUTS: tuple[str, ...] = ("members", "items", "signins", "consent_events", "requests", "notices")
+PLAN_INPUTS: tuple[str, ...] = ("members", "items", "signins", "consent_events", "requests", "notices",
+                                "member_issues")
 
 
 def existing_relations(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -75,6 +77,7 @@ def decide(
     """
     pack = load_pack(pack) if isinstance(pack, str) else pack
     t = as_utc(as_of)
+    requirements.check(requirements.missing_in(con), pack, purpose, t)  # missing is unknown: stop
     ensure_inputs(con)
     register_ip_geo(con, pack, t)
     return con.sql(decisions_sql(pack, purpose, t, dialect="duckdb", enums=enums))

@@ -12,7 +12,10 @@ unknown (COALESCE to the protective side), and `allowed` is true only when no
 reason applies. Reasons are listed in `vocab.Reason` order.
 
 Input views: members, items, signins, consent_events, requests, notices (export
-schemas) and ip_geo(ip, country, is_datacenter) from `jurisdiction.resolve_ips`.
+schemas), ip_geo(ip, country, is_datacenter) from `jurisdiction.resolve_ips`, and
+member_issues(member_id, ...) from staging: members a quarantined row leaves in doubt
+(contradictory member rows, an unreadable opt-out or erasure request), whose items are
+all `malformed`.
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ DECISION_COLUMNS: tuple[str, ...] = (
     "region_group",
 )
 
-TABLES: tuple[str, ...] = ("members", "items", "signins", "consent_events", "requests", "notices", "ip_geo")
+TABLES: tuple[str, ...] = ("members", "items", "signins", "consent_events", "requests", "notices", "ip_geo",
+                           "member_issues")
 
 
 @dataclass(frozen=True)
@@ -376,7 +380,7 @@ er AS (
 ){notice_cte},
 mf AS (
   SELECT m.member_id, m.birth_date, m.joined_at, m.closed_at, m.is_member_i,
-         (m.n_rows > 1 OR m.is_member_i IS NULL) AS malformed,
+         (m.n_rows > 1 OR m.is_member_i IS NULL OR mi.member_id IS NOT NULL) AS malformed,
          rg.country IS NULL AS residence_unknown,
          CASE WHEN sb.strictness > COALESCE(rg.strictness, -1) THEN sb.country ELSE rg.country END AS jurisdiction,
          CASE WHEN sb.strictness > COALESCE(rg.strictness, -1) THEN sb.region_group ELSE rg.region_group END AS region_group,
@@ -393,6 +397,7 @@ mf AS (
   LEFT JOIN sig_best sb ON sb.member_id = m.member_id
   LEFT JOIN ce ON ce.member_id = m.member_id
   LEFT JOIN rq ON rq.member_id = m.member_id{notice_join}
+  LEFT JOIN (SELECT DISTINCT member_id FROM member_issues) mi ON mi.member_id = m.member_id
 ),
 facts AS (
   SELECT member_id, {typed("jurisdiction", "jurisdiction")} AS jurisdiction,

@@ -89,8 +89,9 @@ def run(
     progress: Callable[[str, int, int | None], None] | None = None,
 ) -> EngineResult:
     """Decide with Spark SQL, redact with `mapInArrow`, spill by shard into `work/`."""
-    from consentry.policy import plan
+    from consentry.policy import plan, requirements
 
+    requirements.check(requirements.missing_from(inputs.tables), pack, purpose, as_of)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     spark = spark or session()
