@@ -8,11 +8,13 @@ from consentry.ledger.records import (
     NoticeRecord,
     RedactionNameRecord,
     RequestRecord,
+    ShredResult,
 )
-from consentry.ledger.store import Ledger, LedgerConflict
+from consentry.ledger.anchor import AuditKeyError
+from consentry.ledger.store import IdempotencyConflict, Ledger, LedgerConflict
 from consentry.ledger.validate import FieldError
 
 __all__ = [
-    "AuditReport", "BulkResult", "EventRecord", "FieldError", "Ledger", "LedgerConflict", "MemberRecord",
-    "NoticeRecord", "RedactionNameRecord", "RequestRecord",
+    "AuditKeyError", "AuditReport", "BulkResult", "EventRecord", "FieldError", "IdempotencyConflict", "Ledger",
+    "LedgerConflict", "MemberRecord", "NoticeRecord", "RedactionNameRecord", "RequestRecord", "ShredResult",
 ]
