@@ -317,6 +317,8 @@ def forget(
             continue
         held = [f"{x.purpose}/{x.version}" for x in report.removals
                 if r.request_id in set(x.items.column("request_id").to_pylist())]
+        if r.kind == "erase_account":  # the ledger's own copy: destroy the member's key first
+            ledger.shred_subject(r.member_id)
         ledger.mark_processed(r.request_id, {"run_id": run_id, "snapshots": held},
                               client_request_id=f"forget:{r.request_id}")
         report.requests_processed.append(r.request_id)
