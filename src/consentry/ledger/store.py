@@ -240,9 +240,8 @@ class Ledger:
     @classmethod
     def _differs(cls, kind: str, prior: Mapping[str, Any], row: Mapping[str, Any]) -> list[str]:
         """The fields in which `row` asks for something else than the recorded `prior`."""
-        given = row.get("_given", ())
-        fields = cls._BODY[kind] + tuple(f for f in cls._GIVEN[kind] if f in given)
-        return [f for f in fields if not _same(prior[f], row[f])]
+        fields = cls._BODY[kind] + row.get("_given", ())  # no timestamps here: plain equality
+        return [f for f in fields if prior[f] != row[f]]
 
     def _known(self, conn: Connection, kind: str, rows: list[tuple[int, dict[str, Any]]]
                ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -264,7 +263,7 @@ class Ledger:
             cond = table.c.client_request_id.in_(crids[i : i + CHUNK])
             if id_field:
                 cond = or_(cond, table.c[id_field].in_(ids[i : i + CHUNK]))
-            found += [dict(r._mapping) for r in conn.execute(select(*cols).where(cond))]
+            found += [r._mapping for r in conn.execute(select(*cols).where(cond))]
         if kind in SEALED_KINDS and found:
             keys = sealing.load(conn, [r["subject_id"] for r in found])
             found = [keys.open_row(SEALED_KINDS[kind], r["subject_id"], r) for r in found]
@@ -345,7 +344,7 @@ class Ledger:
         batch: list[tuple[int, dict[str, Any]]] = []
         for idx, raw in enumerate(rows):
             try:
-                batch.append((idx, _given(fields(raw), raw)))
+                batch.append((idx, _given(kind, fields(raw), raw)))
             except validate.FieldError as exc:
                 result.rejected.append({"row": idx, "field": exc.field, "error": exc.message})
             if len(batch) >= batch_size:
@@ -416,7 +415,7 @@ class Ledger:
         raw = dict(member_id=member_id, purpose=purpose, choice=choice, source=source, at=at,
                    notice_version=notice_version, client_request_id=client_request_id,
                    jurisdiction=jurisdiction, legal_basis=legal_basis, event_id=event_id)
-        return self._one("event", _given(validate.event_fields(raw), raw), self._event_by_crid)
+        return self._one("event", _given("event", validate.event_fields(raw), raw), self._event_by_crid)
 
     def append_events(self, rows: Iterable[Mapping[str, Any]], *, batch_size: int = 20_000,
                       progress: Any = None) -> BulkResult:
@@ -438,7 +437,7 @@ class Ledger:
         the same client_request_id for another member, kind or items raises IdempotencyConflict."""
         raw = dict(member_id=member_id, kind=kind, at=at, item_ids=item_ids,
                    client_request_id=client_request_id, request_id=request_id, deadline=deadline)
-        return self._one("request", _given(validate.request_fields(raw), raw), self._request_by_crid)
+        return self._one("request", _given("request", validate.request_fields(raw), raw), self._request_by_crid)
 
     def append_requests(self, rows: Iterable[Mapping[str, Any]], *, batch_size: int = 20_000,
                         progress: Any = None) -> BulkResult:
@@ -467,7 +466,8 @@ class Ledger:
         erases them."""
         raw = dict(name=name, contact=contact, purposes=purposes, at=at or datetime.now(UTC),
                    client_request_id=client_request_id, subject_id=subject_id)
-        return self._one("redaction_name", _given(validate.redaction_fields(raw), raw), self._name_by_crid)
+        row = _given("redaction_name", validate.redaction_fields(raw), raw)
+        return self._one("redaction_name", row, self._name_by_crid)
 
     def mark_processed(self, request_id: str, result: Mapping[str, Any], client_request_id: str, *,
                        status: str = "processed", at: datetime | str | None = None) -> RequestRecord:
@@ -781,9 +781,12 @@ def _record(record_type: Any, row: Mapping[str, Any]) -> Any:
 SEALED_KINDS = {"redaction_name": "redaction_names"}  # append-only kinds with sealed fields (members: upsert)
 
 
-def _given(row: dict[str, Any], raw: Mapping[str, Any]) -> dict[str, Any]:
-    """`row` marked with the optional fields the caller gave (a retry compares those)."""
-    row["_given"] = frozenset(k for k, v in raw.items() if v is not None)
+def _given(kind: str, row: dict[str, Any], raw: Mapping[str, Any]) -> dict[str, Any]:
+    """`row` marked with those optional fields of Ledger._GIVEN the caller gave (a retry
+    compares them; when absent they were derived)."""
+    given = tuple(f for f in Ledger._GIVEN[kind] if raw.get(f) is not None)
+    if given:
+        row["_given"] = given
     return row
 
 
