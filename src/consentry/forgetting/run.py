@@ -312,13 +312,14 @@ def forget(
     report.receipts = _write_receipts(report, receipts_dir)
     report.timings["receipts_s"] = time.perf_counter() - clock
     clock = time.perf_counter()
+    erased = [r.member_id for r in requests if r.kind == "erase_account"]
+    if erased:  # the ledger's own copy: destroy the members' keys before any request is marked done
+        ledger.shred_subjects(erased)
     for r in requests:
         if r.kind not in ERASE_KINDS:
             continue
         held = [f"{x.purpose}/{x.version}" for x in report.removals
                 if r.request_id in set(x.items.column("request_id").to_pylist())]
-        if r.kind == "erase_account":  # the ledger's own copy: destroy the member's key first
-            ledger.shred_subject(r.member_id)
         ledger.mark_processed(r.request_id, {"run_id": run_id, "snapshots": held},
                               client_request_id=f"forget:{r.request_id}")
         report.requests_processed.append(r.request_id)

@@ -31,6 +31,7 @@ from typing import Any
 ENV = "CONSENTRY_AUDIT_KEY"
 KEY_FILE = "audit.key"
 KEY_BYTES = 32
+HEAD_BYTES = 512  # the head file is padded to this, so every rewrite covers the last one
 
 
 class AuditKeyError(RuntimeError):
@@ -143,12 +144,14 @@ def write_head(directory: Path, ledger_id: str, checkpoint: dict[str, Any]) -> N
             current = None
         if current is not None and int(current["seq"]) >= int(checkpoint["seq"]):
             return
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        # Rewritten in place as one small write (no rename, no fsync: those cost ~1-8 ms
+        # per ledger write here). After a crash the file may lag behind the database,
+        # which only weakens the check, or be torn, which `audit verify` names and the
+        # next write repairs.
         data = json.dumps({"ledger_id": ledger_id, **checkpoint}, sort_keys=True).encode()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
         try:
-            os.write(fd, data)
-            os.fsync(fd)
+            os.pwrite(fd, data.ljust(HEAD_BYTES), 0)
+            os.ftruncate(fd, max(len(data), HEAD_BYTES))
         finally:
             os.close(fd)
-        os.replace(tmp, path)
