@@ -6,9 +6,9 @@ retries safe (a retry returns the original record; a retry asking for something
 else raises `IdempotencyConflict`), and all writes go through one serialised
 transaction per batch that also appends the audit links and a keyed checkpoint
 (`anchor`). Personal fields are sealed per subject (`sealing`); `shred_subject`
-destroys a subject's key on erasure, and every reader then returns None for them. Readers return
-Arrow tables in the platform export schemas so the decision plan reads the ledger
-exactly like an export. SQLite file by default, PostgreSQL by URL.
+destroys a subject's key on erasure, and every reader then returns None for them.
+Readers return Arrow tables in the platform export schemas so the decision plan
+reads the ledger exactly like an export. SQLite file by default, PostgreSQL by URL.
 """
 
 from __future__ import annotations
