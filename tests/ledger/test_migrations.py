@@ -3,7 +3,7 @@ a ledger written before personal fields were sealed."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime, timezone
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -17,7 +17,7 @@ from consentry.ledger.types import iso
 
 from .test_sealing import _dump, _found
 
-AT = datetime(2024, 10, 1, tzinfo=timezone.utc)
+AT = datetime(2024, 10, 1, tzinfo=UTC)
 
 
 def test_migrations_match_models(ledger: Ledger) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from consentry.ledger import Ledger
 
-AT = datetime(2024, 10, 1, tzinfo=timezone.utc)
+AT = datetime(2024, 10, 1, tzinfo=UTC)
 MEMBER = dict(display_name="Zebulon Quartermaine", handle="@zquartermaine", birth_date="1987-03-14",
               residence_country="DE", is_member=True)
 NONMEMBER = ("Philippa Xanthopoulos", "philippa.xanthopoulos@example.org")

@@ -1,5 +1,6 @@
 """The consent ledger: append-only, idempotent, audited (see `store.Ledger`)."""
 
+from consentry.ledger.anchor import AuditKeyError
 from consentry.ledger.audit import AuditReport
 from consentry.ledger.records import (
     BulkResult,
@@ -10,7 +11,6 @@ from consentry.ledger.records import (
     RequestRecord,
     ShredResult,
 )
-from consentry.ledger.anchor import AuditKeyError
 from consentry.ledger.store import IdempotencyConflict, Ledger, LedgerConflict
 from consentry.ledger.validate import FieldError
 

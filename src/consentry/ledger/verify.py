@@ -12,9 +12,8 @@ subject key is destroyed only by a "shred" link.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Text, cast, or_, select
 from sqlalchemy.engine import Connection

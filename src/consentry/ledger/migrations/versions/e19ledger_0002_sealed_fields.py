@@ -16,7 +16,7 @@ Revises: 0001
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import sqlalchemy as sa
 from alembic import op
@@ -71,7 +71,7 @@ def upgrade() -> None:
 
 
 def _seal_existing(conn: sa.engine.Connection) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     chain = Chain(conn, now)
     members, names = TABLES["member"], TABLES["redaction_name"]
     names_plain = sa.table("redaction_names", sa.column("seq"), sa.column("client_request_id"))
