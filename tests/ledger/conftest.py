@@ -17,6 +17,17 @@ from consentry.network import schema
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every ledger test gets its own CONSENTRY_HOME: the audit key and head files
+    live there, outside the database."""
+    h = tmp_path / "ledger-home"
+    h.mkdir()
+    monkeypatch.setenv("CONSENTRY_HOME", str(h))
+    monkeypatch.delenv("CONSENTRY_AUDIT_KEY", raising=False)
+    return h
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":

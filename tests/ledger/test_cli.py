@@ -74,3 +74,24 @@ def test_audit_verify_fails_on_tampering(tmp_path: Path, ledger_url: str) -> Non
     r = runner.invoke(app, ["audit", "verify", "--url", url])
     assert r.exit_code == 1
     assert f"seq {seq}" in r.output and "e000007" in r.output
+
+
+def test_audit_verify_catches_a_truncated_tail_without_an_anchor(tmp_path: Path, ledger_url: str) -> None:
+    """Deleting the newest rows with their links and checkpoints used to pass `audit verify`."""
+    url = ledger_url
+    app = _app()
+    make_export(tmp_path / "export", events=30)
+    assert runner.invoke(app, ["ledger", "import", str(tmp_path / "export"), "--url", url]).exit_code == 0
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        last = conn.execute(text("SELECT max(seq) FROM requests")).scalar_one()
+        conn.execute(text("DELETE FROM requests WHERE seq >= :s"), {"s": last})
+        conn.execute(text("DELETE FROM audit_chain WHERE seq >= :s"), {"s": last})
+        conn.execute(text("DELETE FROM audit_checkpoints WHERE seq >= :s"), {"s": last})
+        proven = conn.execute(text("SELECT max(seq) FROM audit_checkpoints")).scalar_one()
+    engine.dispose()
+    r = runner.invoke(app, ["audit", "verify", "--url", url])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    # the import's last batch lost its checkpoint: nothing after the previous one is proven
+    assert f"BROKEN at seq {proven + 1}" in r.output, r.output
+    assert "truncated" in r.output  # and this home's head file says the chain was longer

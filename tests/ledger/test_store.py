@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from consentry.ledger import FieldError, Ledger, LedgerConflict
+from consentry.ledger.migrate import head_revision
 from consentry.network import schema
 
 AT = datetime(2024, 10, 1, 12, 30, 15, 123456, tzinfo=timezone.utc)
@@ -32,21 +33,58 @@ def test_append_and_read_back(ledger: Ledger) -> None:
 
 def test_retry_returns_the_original_record(ledger: Ledger) -> None:
     first = ledger.append_event("m1", "genai_training", "opt_out", "settings", AT, client_request_id="same")
-    again = ledger.append_event("m1", "genai_training", "opt_out", "settings", AT, client_request_id="same")
-    # even a retry whose body differs is answered with what was recorded, not a second event
-    other = ledger.append_event("m1", "genai_training", "opt_in", "api", AT, client_request_id="same")
-    assert not again.created and not other.created
-    assert again.event_id == other.event_id == first.event_id and again.seq == first.seq
-    assert other.choice == "opt_out"
+    # a retry is judged by what it asks for, not when it was sent (callers stamp arrival time)
+    again = ledger.append_event("m1", "genai_training", "opt_out", "settings", "2025-01-01T00:00:00Z",
+                                client_request_id="same")
+    assert not again.created and again.event_id == first.event_id and again.seq == first.seq
     assert ledger.events_table().num_rows == 1
     assert ledger.position() == 1
+
+
+@pytest.mark.parametrize(("kind", "write", "retry", "differs"), [
+    ("event", lambda led: led.append_event("m1", "genai_training", "opt_out", "settings", AT, client_request_id="c"),
+     lambda led: led.append_event("m1", "genai_training", "opt_in", "api", AT, client_request_id="c"),
+     ("choice", "source")),
+    ("request", lambda led: led.append_request("m1", "erase_items", AT, ["i1"], client_request_id="c"),
+     lambda led: led.append_request("m1", "erase_items", AT, ["i2"], client_request_id="c"), ("item_ids",)),
+    ("notice", lambda led: led.append_notice("m1", "2024-09", AT, client_request_id="c"),
+     lambda led: led.append_notice("m2", "2024-09", AT, client_request_id="c"), ("member_id",)),
+    ("redaction_name", lambda led: led.add_redaction_name("Jo Bloggs", "jo@example.org", client_request_id="c"),
+     lambda led: led.add_redaction_name("Jo Bloggs", "other@example.org", client_request_id="c"), ("contact",)),
+])
+def test_retry_with_a_different_body_is_a_conflict(ledger: Ledger, kind, write, retry, differs) -> None:
+    """The defect: a retry with the same client_request_id and another body silently got
+    the old record (an opt-in lost). Now it raises, carrying the recorded record."""
+    from consentry.ledger import IdempotencyConflict
+
+    first = write(ledger)
+    pos = ledger.position()
+    with pytest.raises(IdempotencyConflict) as err:
+        retry(ledger)
+    assert isinstance(err.value, LedgerConflict)  # the API's existing 409 path catches it
+    assert err.value.kind == kind and err.value.fields == differs
+    assert err.value.recorded.seq == first.seq and err.value.recorded.client_request_id == "c"
+    assert "'c'" in str(err.value) and differs[0] in str(err.value)
+    assert ledger.position() == pos
+    assert write(ledger).created is False  # the same body is still a harmless retry
+
+
+def test_bulk_retry_with_a_different_body_is_rejected(ledger: Ledger) -> None:
+    rows = [dict(member_id="m1", purpose="genai_training", choice="opt_out", source="import", at=AT,
+                 client_request_id="b-1")]
+    assert ledger.append_events(rows).inserted == 1
+    res = ledger.append_events([dict(rows[0], choice="opt_in"), dict(rows[0], client_request_id="b-2"),
+                                dict(rows[0], client_request_id="b-2", choice="object")])
+    assert (res.inserted, res.duplicates) == (1, 0)
+    assert [(r["row"], r["field"]) for r in res.rejected] == [(0, "client_request_id"), (2, "client_request_id")]
+    assert "choice" in res.rejected[0]["error"]
 
 
 def test_unique_constraint_is_the_final_arbiter(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     """If the pre-check misses a concurrent duplicate, the UNIQUE constraint still holds
     and the caller gets the original record."""
     first = ledger.append_event("m1", "genai_training", "opt_out", "settings", AT, client_request_id="race")
-    monkeypatch.setattr(Ledger, "_known", lambda *a, **k: (set(), {}))
+    monkeypatch.setattr(Ledger, "_known", lambda *a, **k: ({}, {}))
     again = ledger.append_event("m1", "genai_training", "opt_out", "settings", AT, client_request_id="race")
     assert not again.created and again.event_id == first.event_id
     assert ledger.events_table().num_rows == 1
@@ -157,7 +195,8 @@ def test_members_notices_and_redaction_names(ledger: Ledger) -> None:
     assert ledger.notices_table().num_rows == 1 and ledger.notices_table().schema == schema.NOTICES
     n = ledger.add_redaction_name("Jo Bloggs", "jo@example.org", client_request_id="o-1",
                                   purposes=["genai_training"])
-    assert ledger.add_redaction_name("Jo Bloggs", "jo@example.org", client_request_id="o-1").created is False
+    assert ledger.add_redaction_name("Jo Bloggs", "jo@example.org", client_request_id="o-1",
+                                     purposes=["genai_training"]).created is False
     assert [(r.name, r.contact, r.purposes) for r in ledger.redaction_names()] == [
         ("Jo Bloggs", "jo@example.org", ["genai_training"])]
     assert n.at is not None
@@ -172,7 +211,7 @@ def test_no_mutation_api_for_events() -> None:
 def test_create_is_rerunnable(ledger: Ledger) -> None:
     ledger.append_event("m1", "genai_training", "opt_out", "settings", AT, client_request_id="k")
     ledger.create()
-    assert ledger.schema_revision() == "0001"
+    assert ledger.schema_revision() == head_revision()
     assert ledger.events_table().num_rows == 1
 
 

@@ -23,8 +23,16 @@ def _ledger(url: Optional[str], create: bool = False):  # noqa: ANN202 - keeps t
     ledger = Ledger(url)
     if create:
         return ledger.create()
-    if ledger.schema_revision() is None:
+    revision = ledger.schema_revision()
+    if revision is None:
         console.print(f"[red]no ledger at {ledger!r}: run `consentry ledger init` or `consentry ledger import DIR`[/]")
+        ledger.close()
+        raise typer.Exit(1)
+    from consentry.ledger.migrate import head_revision
+
+    if revision != head_revision():
+        console.print(f"[red]the ledger at {ledger!r} has schema {revision}, this consentry needs {head_revision()}: "
+                      f"run `consentry ledger init` to upgrade it[/]")
         ledger.close()
         raise typer.Exit(1)
     return ledger
@@ -40,8 +48,14 @@ def init(url: Optional[str] = UrlOpt) -> None:
 @ledger_app.command("import")
 def import_(directory: Path = typer.Argument(..., help="Export directory."), url: Optional[str] = UrlOpt) -> None:
     """Load an export's members, consent events, requests and notices (idempotent)."""
+    from consentry.ledger import AuditKeyError
+
     with _ledger(url, create=True) as ledger:
-        report = ledger.import_export(directory, progress=True)
+        try:
+            report = ledger.import_export(directory, progress=True)
+        except AuditKeyError as exc:
+            console.print(f"[red]{exc}[/]")
+            raise typer.Exit(2) from None
     t = Table("table", "read", "inserted", "duplicates", "rejected", "quarantined")
     for name in ("members", "notices", "consent_events", "requests"):
         r = report[name]

@@ -312,6 +312,9 @@ def forget(
     report.receipts = _write_receipts(report, receipts_dir)
     report.timings["receipts_s"] = time.perf_counter() - clock
     clock = time.perf_counter()
+    erased = [r.member_id for r in requests if r.kind == "erase_account"]
+    if erased:  # the ledger's own copy: destroy the members' keys before any request is marked done
+        ledger.shred_subjects(erased)
     for r in requests:
         if r.kind not in ERASE_KINDS:
             continue

@@ -1,5 +1,6 @@
 """The consent ledger: append-only, idempotent, audited (see `store.Ledger`)."""
 
+from consentry.ledger.anchor import AuditKeyError
 from consentry.ledger.audit import AuditReport
 from consentry.ledger.records import (
     BulkResult,
@@ -8,11 +9,12 @@ from consentry.ledger.records import (
     NoticeRecord,
     RedactionNameRecord,
     RequestRecord,
+    ShredResult,
 )
-from consentry.ledger.store import Ledger, LedgerConflict
+from consentry.ledger.store import IdempotencyConflict, Ledger, LedgerConflict
 from consentry.ledger.validate import FieldError
 
 __all__ = [
-    "AuditReport", "BulkResult", "EventRecord", "FieldError", "Ledger", "LedgerConflict", "MemberRecord",
-    "NoticeRecord", "RedactionNameRecord", "RequestRecord",
+    "AuditKeyError", "AuditReport", "BulkResult", "EventRecord", "FieldError", "IdempotencyConflict", "Ledger",
+    "LedgerConflict", "MemberRecord", "NoticeRecord", "RedactionNameRecord", "RequestRecord", "ShredResult",
 ]

@@ -67,8 +67,9 @@ class AuditReport:
     first_bad_seq: int | None = None
     detail: str = ""
     problems: list[tuple[int, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the keyed anchor could and could not check
 
     def text(self) -> str:
         if self.ok:
-            return f"audit chain ok: {self.checked} entries verified"
+            return f"audit chain ok: {self.checked} entries verified" + "".join(f"; {n}" for n in self.notes)
         return f"audit chain BROKEN at seq {self.first_bad_seq}: {self.detail} ({self.checked} entries checked)"

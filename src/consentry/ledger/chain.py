@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from consentry.ledger.audit import GENESIS, canonical, link_hash, payload_hash, sha256_hex
 from consentry.ledger.types import UTCDateTime, iso, to_utc
 from consentry.ledger.models import (
+    AuditCheckpoint,
     AuditEntry,
     ConsentEvent,
     Member,
@@ -25,9 +26,11 @@ from consentry.ledger.models import (
     RedactionName,
     Request,
     RequestLog,
+    SubjectKey,
 )
 
 AUDIT = AuditEntry.__table__
+CHECKPOINTS = AuditCheckpoint.__table__
 
 # What each kind of write covers in its payload hash, and which table holds it.
 PAYLOAD_FIELDS: dict[str, tuple[str, ...]] = {
@@ -37,9 +40,10 @@ PAYLOAD_FIELDS: dict[str, tuple[str, ...]] = {
                 "deadline", "recorded_at"),
     "request_log": ("seq", "request_id", "status", "result", "at", "client_request_id"),
     "notice": ("seq", "member_id", "notice_version", "delivered_at", "client_request_id", "recorded_at"),
-    "redaction_name": ("seq", "name", "contact", "purposes", "at", "client_request_id"),
+    "redaction_name": ("seq", "subject_id", "name", "contact", "purposes", "at", "client_request_id"),
     "member": ("seq", "member_id", "display_name", "handle", "residence_country", "birth_date",
                "is_member", "joined_at", "closed_at"),
+    "shred": ("seq", "subject_id", "shredded_at"),
 }
 TABLES = {
     "event": ConsentEvent.__table__,
@@ -49,6 +53,11 @@ TABLES = {
     "redaction_name": RedactionName.__table__,
     "member": Member.__table__,
 }
+KEYS = SubjectKey.__table__
+# Links of these kinds are not rows of TABLES: a shredding is a row of subject_keys,
+# and a reseal (a row re-encrypted by a migration) names the row it re-hashes as ref
+# "<kind>:<seq>", its payload_sha256 being the row's new payload hash.
+RESEAL = "reseal"
 REF_FIELD = {
     "event": "event_id",
     "request": "request_id",
@@ -56,6 +65,7 @@ REF_FIELD = {
     "notice": "member_id",
     "redaction_name": "client_request_id",
     "member": "member_id",
+    "shred": "subject_id",
 }
 
 
@@ -81,11 +91,15 @@ def lock(conn: Connection) -> None:
 
 
 class Chain:
-    """The chain head for one write transaction; links are flushed before commit."""
+    """The chain head for one write transaction; links are flushed before commit,
+    followed by a keyed checkpoint of the new head when an anchor (key, ledger id)
+    is given (see `anchor`)."""
 
-    def __init__(self, conn: Connection, now: datetime):
+    def __init__(self, conn: Connection, now: datetime, anchor: tuple[Any, str] | None = None):
         self.conn = conn
         self.now = now
+        self.anchor = anchor
+        self.checkpoint: dict[str, Any] | None = None
         head = conn.execute(select(AUDIT.c.seq, AUDIT.c.hash).order_by(AUDIT.c.seq.desc()).limit(1)).first()
         self.seq, self.hash = (head[0], head[1]) if head else (0, GENESIS)
         self._pending: list[dict[str, Any]] = []
@@ -97,10 +111,11 @@ class Chain:
         return self._reserved
 
     def link(self, seq: int, kind: str, row: Mapping[str, Any]) -> None:
+        self.link_hashed(seq, kind, str(row[REF_FIELD[kind]])[:256], payload_hash(payload_of(kind, row)))
+
+    def link_hashed(self, seq: int, kind: str, ref: str, ph: str) -> None:
         if seq != self.seq + 1:
             raise RuntimeError(f"audit links must be appended in order (expected {self.seq + 1}, got {seq})")
-        ph = payload_hash(payload_of(kind, row))
-        ref = str(row[REF_FIELD[kind]])[:256]
         h = link_hash(self.hash, seq, kind, ref, ph, self._now_iso)
         self._pending.append(
             {"seq": seq, "kind": kind, "ref": ref, "payload_sha256": ph, "prev_hash": self.hash, "hash": h, "at": self.now}
@@ -108,9 +123,15 @@ class Chain:
         self.seq, self.hash = seq, h
 
     def flush(self) -> None:
-        if self._pending:
-            insert_rows(self.conn, AUDIT, self._pending)
-            self._pending = []
+        if not self._pending:
+            return
+        insert_rows(self.conn, AUDIT, self._pending)
+        self._pending = []
+        if self.anchor is not None:
+            key, ledger_id = self.anchor
+            self.checkpoint = {"seq": self.seq, "hash": self.hash, "key_id": key.key_id,
+                               "mac": key.mac(ledger_id, self.seq, self.hash), "at": self.now}
+            self.conn.execute(insert(CHECKPOINTS), [self.checkpoint])  # one row: cheaper than COPY
 
 
 def _sqlite_value(kind: str) -> Any:

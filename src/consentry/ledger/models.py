@@ -6,14 +6,18 @@ audit chain so any write can be located in time and a snapshot can name a waterm
 Events, notices, requests and objections are append-only; the member directory is an
 upsert (the export is the source of truth for profiles, history is not needed) and a
 request's processing state is derived from its processing log.
+
+Personal fields (names, handles, birth dates, non-members' contacts) are stored
+sealed under a per-subject key held in `subject_keys` (see `sealing`): their columns
+hold `s1:...` text, never the plain value.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from consentry.ledger.types import UTCDateTime
@@ -29,10 +33,10 @@ class Member(Base):
     __tablename__ = "members"
 
     member_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    display_name: Mapped[str | None] = mapped_column(Text)
-    handle: Mapped[str | None] = mapped_column(String(256))
+    display_name: Mapped[str | None] = mapped_column(Text)  # sealed
+    handle: Mapped[str | None] = mapped_column(Text)  # sealed
     residence_country: Mapped[str | None] = mapped_column(String(8))
-    birth_date: Mapped[date | None] = mapped_column(Date)
+    birth_date: Mapped[str | None] = mapped_column(Text)  # sealed ISO date
     is_member: Mapped[bool | None]
     joined_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
@@ -110,8 +114,9 @@ class RedactionName(Base):
     __tablename__ = "redaction_names"
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    name: Mapped[str] = mapped_column(Text)
-    contact: Mapped[str | None] = mapped_column(Text)
+    subject_id: Mapped[str] = mapped_column(String(256), index=True)  # whose key seals name and contact
+    name: Mapped[str | None] = mapped_column(Text)  # sealed; None once the subject is shredded
+    contact: Mapped[str | None] = mapped_column(Text)  # sealed
     purposes: Mapped[list[str] | None]
     at: Mapped[datetime]
     client_request_id: Mapped[str] = mapped_column(String(256), unique=True)
@@ -129,6 +134,43 @@ class AuditEntry(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     at: Mapped[datetime]
+
+
+class SubjectKey(Base):
+    """One data subject's encryption key; `key` is NULL once shredded (erasure), and
+    `seq` then names the audit link that recorded the shredding."""
+
+    __tablename__ = "subject_keys"
+
+    subject_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    shredded_at: Mapped[datetime | None]
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AuditCheckpoint(Base):
+    """A keyed checkpoint of the chain head, written by every write transaction:
+    mac = HMAC-SHA256(audit key, ledger id, seq, hash). The key is kept outside the
+    database, so re-linked links cannot be given valid checkpoints again."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(16))
+    mac: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+
+
+class LedgerMeta(Base):
+    """Facts about the ledger itself: its id (bound into every checkpoint MAC) and the
+    seq up to which links predate keyed checkpoints."""
+
+    __tablename__ = "ledger_meta"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
 
 
 Index("ix_consent_events_at", ConsentEvent.at)

@@ -71,12 +71,25 @@ class MemberRecord:
 @dataclass(frozen=True)
 class RedactionNameRecord:
     seq: int
-    name: str
+    name: str | None  # None once the subject's key was shredded
     contact: str | None
     purposes: list[str] | None
     at: datetime
     client_request_id: str
     created: bool = True
+    subject_id: str | None = None  # whose key seals name and contact
+
+
+@dataclass(frozen=True)
+class ShredResult:
+    """Outcome of `Ledger.shred_subjects`: whose keys are gone, and whether the storage
+    no longer holds a copy of them (SQLite: zeroed pages and an emptied WAL;
+    PostgreSQL: the key table rewritten by VACUUM FULL)."""
+
+    shredded: list[str]  # keys destroyed by this call
+    already: list[str]  # shredded earlier (a rerun is a no-op)
+    storage_purged: bool
+    detail: str = ""
 
 
 @dataclass

@@ -2,10 +2,13 @@
 the member directory and non-member objections, with an audit chain over every write.
 
 Every write carries a client request id; the UNIQUE constraint on it is what makes
-retries safe (a retry returns the original record), and all writes go through one
-serialised transaction per batch that also appends the audit links. Readers return
-Arrow tables in the platform export schemas so the decision plan reads the ledger
-exactly like an export. SQLite file by default, PostgreSQL by URL.
+retries safe (a retry returns the original record; a retry asking for something
+else raises `IdempotencyConflict`), and all writes go through one serialised
+transaction per batch that also appends the audit links and a keyed checkpoint
+(`anchor`). Personal fields are sealed per subject (`sealing`); `shred_subject`
+destroys a subject's key on erasure, and every reader then returns None for them.
+Readers return Arrow tables in the platform export schemas so the decision plan
+reads the ledger exactly like an export. SQLite file by default, PostgreSQL by URL.
 """
 
 from __future__ import annotations
@@ -22,10 +25,19 @@ from sqlalchemy import Engine, bindparam, create_engine, event, func, or_, selec
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError
 
-from consentry.ledger import migrate, validate
+from consentry.ledger import anchor, migrate, sealing, validate
 from consentry.ledger.audit import GENESIS, AuditReport, canonical
-from consentry.ledger.chain import PAYLOAD_FIELDS, TABLES, Chain, insert_rows, lock
-from consentry.ledger.models import AuditEntry, ConsentEvent, Member, Notice, RedactionName, Request, RequestLog
+from consentry.ledger.chain import CHECKPOINTS, KEYS, PAYLOAD_FIELDS, TABLES, Chain, insert_rows, lock
+from consentry.ledger.models import (
+    AuditEntry,
+    ConsentEvent,
+    LedgerMeta,
+    Member,
+    Notice,
+    RedactionName,
+    Request,
+    RequestLog,
+)
 from consentry.ledger.receipts import DEFAULT_CONTROLLER, receipt_json
 from consentry.ledger.records import (
     BulkResult,
@@ -34,6 +46,7 @@ from consentry.ledger.records import (
     NoticeRecord,
     RedactionNameRecord,
     RequestRecord,
+    ShredResult,
 )
 from consentry.ledger.types import UTC, iso, to_utc
 from consentry.network import schema as export_schema
@@ -45,6 +58,7 @@ NOTICES = Notice.__table__
 MEMBERS = Member.__table__
 NAMES = RedactionName.__table__
 AUDIT = AuditEntry.__table__
+META = LedgerMeta.__table__
 
 CHUNK = 900  # ids per IN (...) list: below every backend's bind-parameter limit
 STATUSES = ("processed", "failed")
@@ -52,6 +66,22 @@ STATUSES = ("processed", "failed")
 
 class LedgerConflict(ValueError):
     """A write whose id is already recorded with different content under another request id."""
+
+
+class IdempotencyConflict(LedgerConflict):
+    """A retry whose client_request_id is already recorded for a different write.
+
+    `recorded` is the record that id stands for, `fields` the fields that differ.
+    A retry is judged by what it asks for (who, what, which choice), not by when it
+    was sent: timestamps stamped by the caller on arrival are not compared."""
+
+    def __init__(self, kind: str, client_request_id: str, recorded: Any, fields: Sequence[str]):
+        self.kind = kind
+        self.client_request_id = client_request_id
+        self.recorded = recorded
+        self.fields = tuple(fields)
+        super().__init__(f"client_request_id {client_request_id!r} is already recorded for a different {kind} "
+                         f"({', '.join(self.fields)} differ); recorded at seq {getattr(recorded, 'seq', '?')}")
 
 
 def _sqlite_engine(url: str, begin: str) -> Engine:
@@ -67,6 +97,7 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA secure_delete=ON")  # freed pages are zeroed: a shredded key leaves no copy
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -84,12 +115,16 @@ def _chunks(seq: Sequence[Any], n: int = CHUNK) -> Iterator[Sequence[Any]]:
 class Ledger:
     """The system of record. `Ledger(url).create()` once, then append and read."""
 
-    def __init__(self, url: str | None = None, *, controller: Mapping[str, Any] | None = None):
+    def __init__(self, url: str | None = None, *, controller: Mapping[str, Any] | None = None,
+                 keys_dir: str | Path | None = None):
         if url is None:
             from consentry.settings import Settings
 
             url = Settings().ledger
         self.url = url
+        # where the audit key and head file live (outside the database; see `anchor`)
+        self.keys_dir = Path(keys_dir) if keys_dir is not None else anchor.keys_dir()
+        self._anchor: tuple[anchor.AuditKey, str] | None = None
         self.controller = dict(controller or DEFAULT_CONTROLLER)
         self._controller_json = canonical(self.controller)
         parsed = make_url(url)
@@ -122,23 +157,48 @@ class Ledger:
 
     # ---------------------------------------------------------------- plumbing
     def create(self) -> "Ledger":
-        """Create or upgrade the schema (Alembic `upgrade head`, programmatic)."""
+        """Create or upgrade the schema (Alembic `upgrade head`, programmatic). An upgrade
+        that sealed plain text already stored is followed by a purge of the old copies."""
         with self._wengine.begin() as conn:
             lock(conn)
+            before = migrate.current_revision(conn)
             migrate.upgrade(conn)
+            after = migrate.current_revision(conn)
+        if before is not None and before != after:
+            self._purge_old_copies()
         return self
 
     def schema_revision(self) -> str | None:
         with self._rengine.connect() as conn:
             return migrate.current_revision(conn)
 
+    def _anchor_for(self, conn: Connection) -> tuple[anchor.AuditKey, str]:
+        """(audit key, ledger id), loaded once. A new key is made only for a ledger that
+        has no checkpoints yet: a checkpointed chain is never continued under another key."""
+        if self._anchor is None:
+            ledger_id = conn.execute(select(META.c.value).where(META.c.name == "ledger_id")).scalar_one()
+            key = anchor.load_key(self.keys_dir)
+            if key is None:
+                if conn.execute(select(CHECKPOINTS.c.seq).limit(1)).first() is not None:
+                    raise anchor.AuditKeyError(
+                        f"this ledger's audit chain is checkpointed, but its audit key is neither in "
+                        f"${anchor.ENV} nor at {self.keys_dir / anchor.KEY_FILE}: restore the key")
+                key = anchor.load_key(self.keys_dir, create=True)
+            assert key is not None
+            self._anchor = (key, ledger_id)
+        return self._anchor
+
     @contextmanager
     def _write(self) -> Iterator[Chain]:
         with self._wengine.begin() as conn:
             lock(conn)
-            chain = Chain(conn, datetime.now(UTC))
+            chain = Chain(conn, datetime.now(UTC), self._anchor_for(conn))
             yield chain
             chain.flush()
+        if chain.checkpoint is not None:  # after commit: the file never runs ahead of the database
+            cp = chain.checkpoint
+            anchor.write_head(self.keys_dir, chain.anchor[1],  # type: ignore[index]
+                              {"seq": cp["seq"], "hash": cp["hash"], "key_id": cp["key_id"], "mac": cp["mac"]})
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -156,49 +216,88 @@ class Ledger:
         return out
 
     # ---------------------------------------------------------------- append-only writes
+    # What makes two writes with the same id the same (id conflicts, imports included).
     _SAME = {
         "event": ("member_id", "purpose", "choice", "source", "notice_version", "at"),
         "request": ("member_id", "kind", "item_ids", "at"),
     }
     _ID = {"event": "event_id", "request": "request_id"}
+    # What a retry under the same client_request_id must ask for again; the fields of
+    # _GIVEN are compared only when the caller gave them (else they were derived).
+    _BODY = {
+        "event": ("member_id", "purpose", "choice", "source", "notice_version", "jurisdiction"),
+        "request": ("member_id", "kind", "item_ids"),
+        "notice": ("member_id", "notice_version"),
+        "redaction_name": ("name", "contact", "purposes"),
+    }
+    _GIVEN = {
+        "event": ("event_id", "legal_basis"),
+        "request": ("request_id",),
+        "notice": (),
+        "redaction_name": ("subject_id",),
+    }
+
+    @classmethod
+    def _differs(cls, kind: str, prior: Mapping[str, Any], row: Mapping[str, Any]) -> list[str]:
+        """The fields in which `row` asks for something else than the recorded `prior`."""
+        fields = cls._BODY[kind] + row.get("_given", ())  # no timestamps here: plain equality
+        return [f for f in fields if prior[f] != row[f]]
 
     def _known(self, conn: Connection, kind: str, rows: list[tuple[int, dict[str, Any]]]
-               ) -> tuple[set[str], dict[str, Any]]:
-        """Request ids already recorded, and id -> row for ids already recorded (one query per chunk)."""
+               ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """client_request_id -> recorded row, and id -> recorded row, for those of `rows`
+        already in the ledger (one query per chunk; sealed fields opened)."""
         table = TABLES[kind]
         id_field = self._ID.get(kind)
         crids = list(dict.fromkeys(r["client_request_id"] for _, r in rows))
         ids = list(dict.fromkeys(r[id_field] for _, r in rows)) if id_field else []
-        known: set[str] = set()
+        known: dict[str, Any] = {}
         known_ids: dict[str, Any] = {}
-        cols = [table.c.client_request_id] + ([table.c[id_field]] if id_field else [])
-        cols += [table.c[c] for c in self._SAME.get(kind, ())]
+        names = ["client_request_id", *([id_field] if id_field else []),
+                 *dict.fromkeys(self._SAME.get(kind, ()) + self._BODY[kind] + self._GIVEN[kind])]
+        if kind == "redaction_name":
+            names.append("subject_id")
+        cols = [table.c[n] for n in dict.fromkeys(names)]
+        found = []
         for i in range(0, max(len(crids), len(ids)), CHUNK):
             cond = table.c.client_request_id.in_(crids[i : i + CHUNK])
             if id_field:
                 cond = or_(cond, table.c[id_field].in_(ids[i : i + CHUNK]))
-            for row in conn.execute(select(*cols).where(cond)):
-                known.add(row[0])
-                if id_field:
-                    known_ids[row[1]] = row
+            found += [r._mapping for r in conn.execute(select(*cols).where(cond))]
+        if kind in SEALED_KINDS and found:
+            keys = sealing.load(conn, [r["subject_id"] for r in found])
+            found = [keys.open_row(SEALED_KINDS[kind], r["subject_id"], r) for r in found]
+        for row in found:
+            known[row["client_request_id"]] = row
+            if id_field:
+                known_ids[row[id_field]] = row
         return known, known_ids
 
     def _append_many(self, kind: str, rows: list[tuple[int, dict[str, Any]]], result: BulkResult
                      ) -> list[dict[str, Any]]:
         """Insert validated rows of one kind, skipping retries, in one locked transaction;
-        returns the rows written."""
+        returns the rows written. A retry asking for something else is rejected on the
+        field client_request_id (its error names the fields that differ)."""
         table = TABLES[kind]
         id_field = self._ID.get(kind)
         with self._write() as chain:
             conn = chain.conn
             known, known_ids = self._known(conn, kind, rows)
-            seen: set[str] = set()
+            seen: dict[str, dict[str, Any]] = {}
             seen_ids: set[str] = set()
             out: list[dict[str, Any]] = []
             for idx, row in rows:
                 crid = row["client_request_id"]
-                if crid in known or crid in seen:
-                    result.duplicates += 1
+                prior = known.get(crid) or seen.get(crid)
+                if prior is not None:
+                    diff = self._differs(kind, prior, row)
+                    if diff:
+                        result.rejected.append(
+                            {"row": idx, "field": "client_request_id", "differs": diff,
+                             "error": f"client_request_id {crid!r} is already recorded for a different {kind} "
+                                      f"({', '.join(diff)} differ)"})
+                    else:
+                        result.duplicates += 1
                     continue
                 if id_field:
                     rid = row[id_field]
@@ -207,7 +306,7 @@ class Ledger:
                         continue
                     if rid in known_ids:
                         prior = known_ids[rid]
-                        if all(_same(prior[i + 2], row[c]) for i, c in enumerate(self._SAME[kind])):
+                        if all(_same(prior[c], row[c]) for c in self._SAME[kind]):
                             result.duplicates += 1
                         else:
                             result.rejected.append(
@@ -216,12 +315,16 @@ class Ledger:
                             )
                         continue
                     seen_ids.add(rid)
-                seen.add(crid)
+                seen[crid] = row
                 row = dict(row)
                 row["seq"] = chain.reserve()
                 self._complete(kind, row, chain.now)
-                chain.link(row["seq"], kind, row)
                 out.append(row)
+            if kind in SEALED_KINDS and out:  # seal before linking: the chain covers the ciphertext
+                keys = sealing.ensure(conn, [r["subject_id"] for r in out], chain.now)
+                out = [keys.seal_row(SEALED_KINDS[kind], r["subject_id"], r) for r in out]
+            for row in out:
+                chain.link(row["seq"], kind, row)
             insert_rows(conn, table, out)
             result.inserted += len(out)
         return out
@@ -241,7 +344,7 @@ class Ledger:
         batch: list[tuple[int, dict[str, Any]]] = []
         for idx, raw in enumerate(rows):
             try:
-                batch.append((idx, fields(raw)))
+                batch.append((idx, _given(kind, fields(raw), raw)))
             except validate.FieldError as exc:
                 result.rejected.append({"row": idx, "field": exc.field, "error": exc.message})
             if len(batch) >= batch_size:
@@ -255,27 +358,38 @@ class Ledger:
                 progress(len(batch))
         return result
 
+    _RECORD = {"event": EventRecord, "request": RequestRecord, "notice": NoticeRecord,
+               "redaction_name": RedactionNameRecord}
+
     def _one(self, kind: str, row: dict[str, Any], reread: Any) -> Any:
         result = BulkResult()
+        crid = row["client_request_id"]
         try:
             written = self._append_many(kind, [(0, row)], result)
         except IntegrityError:
             # A concurrent writer recorded the same client request id first: the
             # UNIQUE constraint is the final arbiter, the original record the answer.
-            rec = reread(row["client_request_id"])
+            rec = reread(crid)
             if rec is None:
                 raise
+            diff = self._differs(kind, vars(rec), row)
+            if diff:
+                raise IdempotencyConflict(kind, crid, rec, diff) from None
             return replace(rec, created=False)
         if result.rejected:
-            raise LedgerConflict(result.rejected[0]["error"])
+            err = result.rejected[0]
+            if err["field"] == "client_request_id":
+                raise IdempotencyConflict(kind, crid, reread(crid), err["differs"])
+            raise LedgerConflict(err["error"])
         if written:
-            record_type = {"event": EventRecord, "request": RequestRecord, "notice": NoticeRecord,
-                           "redaction_name": RedactionNameRecord}[kind]
+            if kind == "redaction_name":  # the written row is sealed: read it back opened
+                return reread(crid)
+            record_type = self._RECORD[kind]
             row = written[0]
             if kind == "event":
                 row = {**row, "receipt": json.loads(row["_receipt_json"])}
             return record_type(**{f.name: row[f.name] for f in dc_fields(record_type) if f.name != "created"})
-        rec = reread(row["client_request_id"])
+        rec = reread(crid)
         if rec is None:  # the same event/request already recorded under another request id
             rec = {"event": self.event, "request": self.request}[kind](row[self._ID[kind]])
         return replace(rec, created=False)
@@ -295,13 +409,13 @@ class Ledger:
         event_id: str | None = None,
     ) -> EventRecord:
         """Record one consent choice. A retry with the same client_request_id returns
-        the original record (created=False) and writes nothing."""
-        row = validate.event_fields(
-            dict(member_id=member_id, purpose=purpose, choice=choice, source=source, at=at,
-                 notice_version=notice_version, client_request_id=client_request_id,
-                 jurisdiction=jurisdiction, legal_basis=legal_basis, event_id=event_id)
-        )
-        return self._one("event", row, self._event_by_crid)
+        the original record (created=False) and writes nothing; a retry asking for a
+        different choice (member, purpose, choice, source, notice version, jurisdiction,
+        and event id or legal basis when given) raises IdempotencyConflict."""
+        raw = dict(member_id=member_id, purpose=purpose, choice=choice, source=source, at=at,
+                   notice_version=notice_version, client_request_id=client_request_id,
+                   jurisdiction=jurisdiction, legal_basis=legal_basis, event_id=event_id)
+        return self._one("event", _given("event", validate.event_fields(raw), raw), self._event_by_crid)
 
     def append_events(self, rows: Iterable[Mapping[str, Any]], *, batch_size: int = 20_000,
                       progress: Any = None) -> BulkResult:
@@ -319,12 +433,11 @@ class Ledger:
         request_id: str | None = None,
         deadline: datetime | str | None = None,
     ) -> RequestRecord:
-        """Record a data subject request (pending until `mark_processed`)."""
-        row = validate.request_fields(
-            dict(member_id=member_id, kind=kind, at=at, item_ids=item_ids,
-                 client_request_id=client_request_id, request_id=request_id, deadline=deadline)
-        )
-        return self._one("request", row, self._request_by_crid)
+        """Record a data subject request (pending until `mark_processed`); a retry under
+        the same client_request_id for another member, kind or items raises IdempotencyConflict."""
+        raw = dict(member_id=member_id, kind=kind, at=at, item_ids=item_ids,
+                   client_request_id=client_request_id, request_id=request_id, deadline=deadline)
+        return self._one("request", _given("request", validate.request_fields(raw), raw), self._request_by_crid)
 
     def append_requests(self, rows: Iterable[Mapping[str, Any]], *, batch_size: int = 20_000,
                         progress: Any = None) -> BulkResult:
@@ -344,13 +457,16 @@ class Ledger:
         return self._bulk("notice", rows, validate.notice_fields, batch_size, progress)
 
     def add_redaction_name(self, name: str, contact: str | None = None, *, client_request_id: str,
-                           purposes: Sequence[str] | None = None,
-                           at: datetime | str | None = None) -> RedactionNameRecord:
-        """Record a non-member's objection: their name is to be redacted from training data."""
-        row = validate.redaction_fields(
-            dict(name=name, contact=contact, purposes=purposes, at=at or datetime.now(UTC),
-                 client_request_id=client_request_id)
-        )
+                           purposes: Sequence[str] | None = None, at: datetime | str | None = None,
+                           subject_id: str | None = None) -> RedactionNameRecord:
+        """Record a non-member's objection: their name is to be redacted from training data.
+
+        Name and contact are sealed under the key of `subject_id` (by default one subject
+        per objection, derived from the client request id); `shred_subject(subject_id)`
+        erases them."""
+        raw = dict(name=name, contact=contact, purposes=purposes, at=at or datetime.now(UTC),
+                   client_request_id=client_request_id, subject_id=subject_id)
+        row = _given("redaction_name", validate.redaction_fields(raw), raw)
         return self._one("redaction_name", row, self._name_by_crid)
 
     def mark_processed(self, request_id: str, result: Mapping[str, Any], client_request_id: str, *,
@@ -379,6 +495,61 @@ class Ledger:
         rec = self.request(request_id)
         assert rec is not None
         return rec
+
+    # ---------------------------------------------------------------- erasure (crypto-shredding)
+    def shred_subject(self, subject_id: str) -> ShredResult:
+        """Destroy one data subject's key (a member id, or a non-member objection's
+        subject_id): see `shred_subjects`."""
+        return self.shred_subjects([subject_id])
+
+    def shred_subjects(self, subject_ids: Iterable[str]) -> ShredResult:
+        """Erase subjects' personal fields from the ledger by destroying their keys.
+
+        Each shredding is an audit link ("shred"); the sealed values stay, covered by
+        the chain, and read as None from now on. A subject that has no key yet gets a
+        shredded one, so personal data arriving later (a re-import) is not stored.
+        Idempotent: a rerun after a crash finishes the work. Afterwards the storage is
+        purged of old copies of the keys (see ShredResult.storage_purged)."""
+        ids = list(dict.fromkeys(subject_ids))
+        done: list[str] = []
+        already: list[str] = []
+        with self._write() as chain:
+            conn = chain.conn
+            keys = sealing.load(conn, ids)
+            for sid in ids:
+                if keys.shredded(sid):
+                    already.append(sid)
+                    continue
+                row = {"seq": chain.reserve(), "subject_id": sid, "shredded_at": chain.now}
+                chain.link(row["seq"], "shred", row)
+                if sid in keys:
+                    conn.execute(update(KEYS).where(KEYS.c.subject_id == sid)
+                                 .values(key=None, shredded_at=row["shredded_at"], seq=row["seq"]))
+                else:
+                    insert_rows(conn, KEYS, [{**row, "key": None, "created_at": chain.now}])
+                done.append(sid)
+        purged, detail = self._purge_old_copies() if done or already else (True, "")
+        return ShredResult(shredded=done, already=already, storage_purged=purged, detail=detail)
+
+    def _purge_old_copies(self) -> tuple[bool, str]:
+        """Make destroyed keys unrecoverable from the database's own files. SQLite zeroes
+        freed cells (secure_delete) and a TRUNCATE checkpoint empties the WAL, which
+        still holds earlier page images; PostgreSQL rewrites the key table (VACUUM
+        FULL), dropping the dead row versions that held the keys."""
+        if self.dialect == "sqlite":
+            raw = self._wengine.raw_connection()  # outside any transaction: a checkpoint cannot run in one
+            try:
+                busy, _log, _done = raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                raw.close()
+            if busy:
+                return False, "SQLite WAL not emptied: a reader held it; run `PRAGMA wal_checkpoint(TRUNCATE)` again"
+            return True, "sqlite: freed pages zeroed, WAL truncated"
+        if self.dialect == "postgresql":
+            with self._wengine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql(f"VACUUM FULL {KEYS.name}")
+            return True, "postgresql: subject_keys rewritten (VACUUM FULL)"
+        return False, f"no storage purge for {self.dialect}: dead row versions may hold keys until vacuumed"
 
     # ---------------------------------------------------------------- member directory (upsert)
     def upsert_member(self, member_id: str, **fields: Any) -> MemberRecord:
@@ -410,10 +581,12 @@ class Ledger:
 
     def _upsert_batch(self, rows: list[tuple[int, dict[str, Any]]], result: BulkResult) -> None:
         fields = [f for f in PAYLOAD_FIELDS["member"] if f != "seq"]
+        personal = sealing.SEALED["members"]
         with self._write() as chain:
             conn = chain.conn
+            keys = sealing.ensure(conn, [r["member_id"] for _, r in rows], chain.now)
             current = {
-                mid: {f: r._mapping[f] for f in fields}
+                mid: keys.open_row("members", mid, {f: r._mapping[f] for f in fields})
                 for mid, r in self._existing(conn, MEMBERS.c.member_id, [r["member_id"] for _, r in rows],
                                              *[MEMBERS.c[f] for f in fields]).items()
             }
@@ -422,11 +595,13 @@ class Ledger:
             updates: dict[str, dict[str, Any]] = {}
             for _, row in rows:
                 mid = row["member_id"]
+                if keys.shredded(mid):  # erased: the ledger does not learn their personal data again
+                    row = {**row, **dict.fromkeys(personal)}
                 if current.get(mid) == row:
                     result.duplicates += 1
                     continue
                 current[mid] = row
-                full = {**row, "seq": chain.reserve()}
+                full = {**keys.seal_row("members", mid, row), "seq": chain.reserve()}
                 chain.link(full["seq"], "member", full)
                 (updates if mid in in_db else inserts)[mid] = full
                 result.inserted += 1
@@ -453,9 +628,24 @@ class Ledger:
         rows = self._rows(select(NOTICES).where(NOTICES.c.client_request_id == crid))
         return NoticeRecord(**rows[0]._mapping) if rows else None
 
+    def _opened(self, table: Any, key_col: Any, stmt_where: Any, order: Any = None) -> list[dict[str, Any]]:
+        """Rows of `table` with their sealed fields opened under their subject's key,
+        read in one query (a shredded or missing key opens to None)."""
+        stmt = select(table, KEYS.c.key.label("_key")).outerjoin(KEYS, KEYS.c.subject_id == key_col)
+        if stmt_where is not None:
+            stmt = stmt.where(stmt_where)
+        if order is not None:
+            stmt = stmt.order_by(*order)
+        out = []
+        for r in self._rows(stmt):
+            m = dict(r._mapping)
+            subject, raw = m[key_col.name], m.pop("_key")
+            out.append(sealing.Keys({subject: None if raw is None else bytes(raw)}).open_row(table.name, subject, m))
+        return out
+
     def _name_by_crid(self, crid: str) -> RedactionNameRecord | None:
-        rows = self._rows(select(NAMES).where(NAMES.c.client_request_id == crid))
-        return RedactionNameRecord(**rows[0]._mapping) if rows else None
+        rows = self._opened(NAMES, NAMES.c.subject_id, NAMES.c.client_request_id == crid)
+        return _record(RedactionNameRecord, rows[0]) if rows else None
 
     def event(self, event_id: str) -> EventRecord | None:
         rows = self._rows(select(EVENTS).where(EVENTS.c.event_id == event_id))
@@ -495,11 +685,14 @@ class Ledger:
         return [NoticeRecord(**r._mapping) for r in self._rows(stmt)]
 
     def member(self, member_id: str) -> MemberRecord | None:
-        rows = self._rows(select(MEMBERS).where(MEMBERS.c.member_id == member_id))
-        return MemberRecord(**rows[0]._mapping) if rows else None
+        """The member's directory row; name, handle and birth date are None once the
+        member's key was shredded."""
+        rows = self._opened(MEMBERS, MEMBERS.c.member_id, MEMBERS.c.member_id == member_id)
+        return MemberRecord(**rows[0]) if rows else None
 
     def redaction_names(self) -> list[RedactionNameRecord]:
-        return [RedactionNameRecord(**r._mapping) for r in self._rows(select(NAMES).order_by(NAMES.c.seq))]
+        """Non-members' objections, oldest first (name and contact None once shredded)."""
+        return [_record(RedactionNameRecord, r) for r in self._opened(NAMES, NAMES.c.subject_id, None, [NAMES.c.seq])]
 
     def position(self) -> int:
         """The last audit seq: a watermark snapshots record to say what they saw."""
@@ -545,8 +738,10 @@ class Ledger:
         return self._arrow(stmt, s)
 
     def members_table(self) -> pa.Table:
+        """The member directory in the export schema, personal fields opened (None once shredded)."""
         s = export_schema.MEMBERS
-        return self._arrow(select(*[MEMBERS.c[f.name] for f in s]).order_by(MEMBERS.c.member_id), s)
+        rows = self._opened(MEMBERS, MEMBERS.c.member_id, None, [MEMBERS.c.member_id])
+        return pa.table([pa.array([r[f.name] for r in rows], type=f.type) for f in s], schema=s)
 
     # ---------------------------------------------------------------- audit, import, export
     def head(self) -> tuple[int, str]:
@@ -557,12 +752,14 @@ class Ledger:
         return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
     def verify_chain(self, anchor: tuple[int, str] | None = None) -> AuditReport:
-        """Walk the audit chain and re-hash every row against its link; with an `anchor`
-        from an earlier `head()`, also check the chain still holds that link."""
+        """Walk the audit chain, check it against its keyed checkpoints and this home's
+        head file (the audit key from CONSENTRY_AUDIT_KEY or `keys_dir`), and re-hash every
+        row against its link; with a hand-kept `anchor` from an earlier `head()`, also
+        check the chain still holds that link."""
         from consentry.ledger.verify import verify
 
         with self._read() as conn:
-            return verify(conn, anchor)
+            return verify(conn, anchor, self.keys_dir)
 
     def import_export(self, directory: str | Path, *, progress: bool = False) -> dict[str, Any]:
         """Load an export's members, consent events, requests and notices (idempotent)."""
@@ -575,6 +772,22 @@ class Ledger:
         from consentry.ledger.transfer import export_to
 
         return export_to(self, Path(directory))
+
+
+def _record(record_type: Any, row: Mapping[str, Any]) -> Any:
+    return record_type(**{f.name: row[f.name] for f in dc_fields(record_type) if f.name in row})
+
+
+SEALED_KINDS = {"redaction_name": "redaction_names"}  # append-only kinds with sealed fields (members: upsert)
+
+
+def _given(kind: str, row: dict[str, Any], raw: Mapping[str, Any]) -> dict[str, Any]:
+    """`row` marked with those optional fields of Ledger._GIVEN the caller gave (a retry
+    compares them; when absent they were derived)."""
+    given = tuple(f for f in Ledger._GIVEN[kind] if raw.get(f) is not None)
+    if given:
+        row["_given"] = given
+    return row
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -166,10 +166,12 @@ def redaction_fields(d: Mapping[str, Any]) -> dict[str, Any]:
         bad = [p for p in purposes if p not in PURPOSES]
         if bad:
             raise FieldError("purposes", f"unknown purposes {bad}")
+    crid = _text(d, "client_request_id")
     return {
+        "subject_id": _text(d, "subject_id", required=False) or derived_id("nonmember", crid),  # type: ignore[arg-type]
         "name": _text(d, "name", limit=10_000),
         "contact": _text(d, "contact", required=False, limit=10_000),
         "purposes": purposes,
         "at": _time(d, "at"),
-        "client_request_id": _text(d, "client_request_id"),
+        "client_request_id": crid,
     }
