@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 
-from consentry.center import explain
+from consentry.center import explain, gpc
 from consentry.center.auth import MEMBER_ID_RE, require_api_key
 from consentry.center.web import sources
 from consentry.ledger import validate
@@ -24,7 +25,16 @@ from consentry.vocab import Choice, Purpose, Source
 
 log = logging.getLogger("consentry.center")
 router = APIRouter(prefix="/api/v1", tags=["platform API"], dependencies=[Depends(require_api_key)],
-                   responses={401: {"description": "missing or invalid X-API-Key"}})
+                   responses={400: {"description": "a body that cannot be read (e.g. not UTF-8)"},
+                              401: {"description": "missing or invalid X-API-Key"},
+                              413: {"description": "a body over the size limit"}})
+
+
+class ApiSource(StrEnum):
+    """Who made the choice: the member in the platform's UI, or their browser's GPC signal."""
+
+    API = Source.API.value
+    GPC = Source.GPC.value
 
 MemberId = Annotated[str, Path(min_length=1, max_length=128, pattern=MEMBER_ID_RE.pattern,
                                description="the platform's member id")]
@@ -36,6 +46,9 @@ class ChoiceIn(BaseModel):
     client_request_id: str = Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$",
                                    description="idempotency key: a retry with the same key records nothing new")
     notice_version: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[\x20-\x7e]+$")
+    source: ApiSource = Field(ApiSource.API, description=(
+        "`gpc`: the member's browser sent Global Privacy Control; only `opt_out` for a purpose the pack "
+        "honours GPC for, recorded once per member and purpose (a repeat returns the first, created=false)"))
 
 
 class ChoiceOut(BaseModel):
@@ -77,6 +90,13 @@ def _out(rec: dict[str, Any]) -> ChoiceOut:
 def record_choice(request: Request, member_id: MemberId, body: ChoiceIn) -> ChoiceOut:
     """Record a member's choice for one purpose; returns the event and its consent receipt."""
     _known(request, member_id)
+    if body.source is ApiSource.GPC:
+        if body.choice is not Choice.OPT_OUT:
+            raise HTTPException(422, "a GPC signal is an opt_out")
+        if body.purpose.value not in gpc.honoured_purposes(request.app.state.pack):
+            raise HTTPException(422, f"the pack does not honour GPC for {body.purpose.value}")
+        rec = gpc.record(sources(request), member_id, [body.purpose.value])[0]
+        return _out(rec)
     try:
         rec = sources(request).record_choice(
             member_id, body.purpose.value, body.choice.value, Source.API.value,
