@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
@@ -30,12 +29,6 @@ router = APIRouter(prefix="/api/v1", tags=["platform API"], dependencies=[Depend
                               413: {"description": "a body over the size limit"}})
 
 
-class ApiSource(StrEnum):
-    """Who made the choice: the member in the platform's UI, or their browser's GPC signal."""
-
-    API = Source.API.value
-    GPC = Source.GPC.value
-
 MemberId = Annotated[str, Path(min_length=1, max_length=128, pattern=MEMBER_ID_RE.pattern,
                                description="the platform's member id")]
 
@@ -46,9 +39,6 @@ class ChoiceIn(BaseModel):
     client_request_id: str = Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$",
                                    description="idempotency key: a retry with the same key records nothing new")
     notice_version: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[\x20-\x7e]+$")
-    source: ApiSource = Field(ApiSource.API, description=(
-        "`gpc`: the member's browser sent Global Privacy Control; only `opt_out` for a purpose the pack "
-        "honours GPC for, recorded once per member and purpose (a repeat returns the first, created=false)"))
 
 
 class ChoiceOut(BaseModel):
@@ -90,13 +80,6 @@ def _out(rec: dict[str, Any]) -> ChoiceOut:
 def record_choice(request: Request, member_id: MemberId, body: ChoiceIn) -> ChoiceOut:
     """Record a member's choice for one purpose; returns the event and its consent receipt."""
     _known(request, member_id)
-    if body.source is ApiSource.GPC:
-        if body.choice is not Choice.OPT_OUT:
-            raise HTTPException(422, "a GPC signal is an opt_out")
-        if body.purpose.value not in gpc.honoured_purposes(request.app.state.pack):
-            raise HTTPException(422, f"the pack does not honour GPC for {body.purpose.value}")
-        rec = gpc.record(sources(request), member_id, [body.purpose.value])[0]
-        return _out(rec)
     try:
         rec = sources(request).record_choice(
             member_id, body.purpose.value, body.choice.value, Source.API.value,
@@ -107,6 +90,17 @@ def record_choice(request: Request, member_id: MemberId, body: ChoiceIn) -> Choi
         raise HTTPException(422, str(exc)) from None
     log.info("api choice recorded purpose=%s choice=%s", body.purpose.value, body.choice.value)
     return _out(rec)
+
+
+@router.post("/members/{member_id}/gpc", response_model=list[ChoiceOut],
+             responses={404: {"description": "unknown member"}})
+def record_gpc(request: Request, member_id: MemberId) -> list[ChoiceOut]:
+    """The member's browser sent Global Privacy Control (`Sec-GPC: 1`): record an `opt_out` with
+    source `gpc` for every purpose the pack in force honours GPC for, once per purpose (a repeat
+    returns the first events, `created` false). The same record the member's own page makes."""
+    _known(request, member_id)
+    purposes = gpc.honoured_purposes(request.app.state.pack)
+    return [_out(r) for r in gpc.record(sources(request), member_id, purposes)]
 
 
 @router.get("/members/{member_id}/choices", response_model=list[ChoiceOut],

@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, center: CenterSettings | None =
         openapi_tags=[{"name": "platform API", "description": "for the platform's own clients"}],
         docs_url=None, redoc_url=None,  # their pages need inline script and a CDN; /openapi.json stays
         redirect_slashes=False,  # a slash redirect would be built from the Host header
+        max_body_size=center.max_body_bytes,  # Starlette's body limit: 413 past it
     )
     src = Sources(settings, ledger)
     app.state.settings = settings
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None, center: CenterSettings | None =
 
     app.add_middleware(ServerSessions, store=app.state.sessions, https_only=center.https_only_cookies)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=center.host_names())
-    app.add_middleware(Guard, max_body_bytes=center.max_body_bytes)
+    app.add_middleware(Guard)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(public.router)
@@ -136,11 +137,11 @@ def create_app(settings: Settings | None = None, center: CenterSettings | None =
 
 def allowed_methods(app: FastAPI, request: Request) -> list[str]:
     """Every method some route serves at this path (Starlette's 405 names only the first route's)."""
-    methods: set[str] = set()
-    for route in app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+    methods = set()
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in app.router.routes):
+            methods.add(method)
     return sorted(methods)
 
 

@@ -9,8 +9,8 @@ gets an `opt_out` with source `gpc`, once per purpose (fixed client request id
 choice still wins, being later). Nothing is recorded by a GET: member pages show the
 signal and, while some honoured purpose has no GPC event yet, a form that the page's
 script (`static/gpc.js`) posts to `POST /me/gpc` by itself (a button without script).
-The platform's own clients record it through `POST /api/v1/members/{id}/choices`
-with `source: gpc`. `/.well-known/gpc.json` states that this site honours GPC.
+The platform's own clients record it through `POST /api/v1/members/{id}/gpc`
+(the same events, source `gpc`). `/.well-known/gpc.json` states that this site honours GPC.
 """
 
 from __future__ import annotations
