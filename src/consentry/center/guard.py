@@ -26,7 +26,7 @@ CACHEABLE = ("/static/", "/.well-known/")
 FIXED_HEADERS = {
     "content-security-policy": CSP,
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",  # no-referrer would make browsers send `Origin: null` on our own forms
     "x-frame-options": "DENY",
 }
 
