@@ -246,3 +246,9 @@ def test_openapi_declares_the_400_for_invalid_utf8(client):
     for path, ops in spec["paths"].items():
         for method, op in ops.items():
             assert "400" in op["responses"], (method, path)
+
+
+def test_a_page_without_a_form_starts_no_session(client, app):
+    r = client.get("/")
+    assert "consentry_session" not in r.headers.get("set-cookie", "")
+    assert "consentry_session" in client.get("/object").headers.get("set-cookie", "")  # a form: a pre-session

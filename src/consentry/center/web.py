@@ -37,6 +37,17 @@ def flash(request: Request, text: str, kind: str = "", receipt: str | None = Non
     request.session["flash"] = [*request.session["flash"], {"text": text, "kind": kind, "receipt": receipt}]
 
 
+class LazyCsrf:
+    """The session's CSRF token, made only when a template prints it: a page without a
+    form (the home page of a crawler's visit) starts no server-side session."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+
+    def __str__(self) -> str:
+        return csrf_token(self.request)
+
+
 def render(request: Request, name: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
     member = session_member(request)
     gpc = bool(getattr(request.state, "gpc", False))
@@ -50,7 +61,7 @@ def render(request: Request, name: str, status_code: int = 200, **ctx: Any) -> H
         "gpc": gpc,
         "gpc_pending": gpc_pending,
         "admin": request.session.get("admin") is True,
-        "csrf": csrf_token(request),
+        "csrf": LazyCsrf(request),
         "flashes": request.session.pop("flash", []),
         "active": ctx.pop("active", None),
     }
