@@ -17,7 +17,16 @@ from consentry.center.auth import make_link_token
 from consentry.center.config import CenterSettings, SecretError, create_secret
 from consentry.settings import Settings
 
-from .helpers import ADMIN_TOKEN, API_KEY, NON_MEMBER_NAME, SECRET, csrf_of, post_signin, sign_in, write_export
+from .helpers import (
+    ADMIN_TOKEN,
+    API_KEY,
+    NON_MEMBER_NAME,
+    SECRET,
+    csrf_of,
+    post_signin,
+    sign_in,
+    write_export,
+)
 
 
 def admin_sign_in(client: TestClient) -> str:
@@ -123,7 +132,7 @@ def test_create_app_refuses_missing_empty_or_short_secret(center_env, content):
 def test_serve_refuses_empty_secret_in_one_line(home):
     (home / "center_secret").write_text("")
     r = subprocess.run([sys.executable, "-c", "from consentry.cli import main; main()", "serve", "--port", "1"],
-                       capture_output=True, text=True, timeout=120, env={**__import__("os").environ,
+                       capture_output=True, text=True, timeout=120, check=False, env={**__import__("os").environ,
                                                                           "CONSENTRY_HOME": str(home)})
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "is empty" in r.stderr and "consentry center-secret" in r.stderr

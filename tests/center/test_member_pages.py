@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from .helpers import csrf_of, sign_in
+from .helpers import sign_in
 
 from consentry.center import explain
 from consentry.center.sources import Sources

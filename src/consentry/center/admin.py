@@ -19,8 +19,8 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 
 from consentry.center import charts, sessions
 from consentry.center.auth import check_admin_token, current_admin, require_csrf
-from consentry.center.ratelimit import limited
 from consentry.center.deadlines import deadline
+from consentry.center.ratelimit import limited
 from consentry.center.summary import to_markdown, training_content_summary
 from consentry.center.web import render, sources
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
-from http.cookies import SimpleCookie
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 from sqlalchemy import create_engine, delete, insert, select, update
@@ -184,7 +184,7 @@ class ServerSessions:
                 c = SimpleCookie()
                 try:
                     c.load(v.decode("latin-1"))
-                except Exception:  # a malformed Cookie header counts as no session
+                except CookieError:  # a malformed Cookie header counts as no session
                     return None
                 if COOKIE in c:
                     return c[COOKIE].value
