@@ -1,10 +1,15 @@
 """Load test of the privacy center: N members toggling a choice concurrently over loopback,
-against PostgreSQL, through the JSON API served by uvicorn in a subprocess.
+against PostgreSQL, served by uvicorn in a subprocess: most through the JSON API, a share
+(`--page-share`, default every 4th member) through the member pages as a browser does
+(one-time link, sign-in form with its CSRF token, server-side session in PostgreSQL,
+the choice form, sign-out), so the session store and the sign-in rate limiter are on
+the path. All requests come from one address, so the sign-in limit is raised for the
+run (CONSENTRY_RATE_SIGNIN); every sign-in still goes through the limiter.
 
 Checks, after the run: no event lost or duplicated (exactly one ledger event per
 distinct request, and a retry of each member's last request records nothing), the
-final state of every member equals the last choice it sent, and the audit chain
-verifies. Prints p50/p99 latency and throughput, and, as a peer measured in the same
+final state of every member equals the last choice it sent, every session ended by
+sign-out is dead, and the audit chain verifies. Prints p50/p99 latency and throughput, and, as a peer measured in the same
 run, the latency of appending directly to the same ledger in-process.
 
     .venv/bin/python benchmarks/center_load.py            # 1,000 members x 4 toggles
@@ -17,6 +22,7 @@ import argparse
 import asyncio
 import os
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -32,11 +38,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import create_engine
 
+from consentry.center.auth import make_link_token
 from consentry.ledger.store import Ledger
 from consentry.network import schema
 
 PG = os.environ.get("CONSENTRY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 KEY = "bench-key"
+SECRET = "bench-secret-for-sessions-and-links-0123456789"
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def free_port() -> int:
@@ -50,11 +59,14 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
-async def run_members(url: str, members: list[str], toggles: int, concurrency: int, seed: int):
+async def run_members(url: str, members: list[str], toggles: int, concurrency: int, seed: int,
+                      page_members: set[str]):
     rng = random.Random(seed)
     plan = {m: [rng.choice(["opt_in", "opt_out"]) for _ in range(toggles)] for m in members}
     sem = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
+    page_latencies: list[float] = []
+    alive_after_signout: list[str] = []
     errors: list[str] = []
     retried_created: list[str] = []
 
@@ -89,12 +101,41 @@ async def run_members(url: str, members: list[str], toggles: int, concurrency: i
         if r.status_code != 201 or r.json()["created"]:
             retried_created.append(m)
 
+    async def page_member(m: str) -> None:
+        """A browser: sign in by link, toggle with the choice form, resend the last form, sign out."""
+        async with httpx.AsyncClient(base_url=url, timeout=120, headers={"Origin": url}) as c:
+            token, _ = make_link_token(SECRET, m)
+            async with sem:
+                form = await c.get("/signin", params={"token": token})
+                r = await c.post("/signin", data={"token": token, "csrf_token": CSRF_RE.search(form.text).group(1)})
+                if r.status_code != 303:
+                    errors.append(f"{m} sign-in: {r.status_code} {r.text[:200]}")
+                    return
+                csrf = CSRF_RE.search((await c.get("/me")).text).group(1)
+            data = {}
+            for i, choice in enumerate(plan[m]):
+                data = {"csrf_token": csrf, "purpose": "genai_training", "choice": choice, "nonce": f"bench-{m}-{i}"}
+                async with sem:
+                    t = time.perf_counter()
+                    r = await c.post("/me/choices", data=data)
+                    page_latencies.append(time.perf_counter() - t)
+                if r.status_code != 303:
+                    errors.append(f"{m} page #{i}: {r.status_code} {r.text[:200]}")
+            async with sem:
+                await c.post("/me/choices", data=data)  # a resent form: the ledger must record nothing
+                cookie = c.cookies.get("consentry_session")
+                await c.post("/signout", data={"csrf_token": csrf})
+            async with httpx.AsyncClient(base_url=url, timeout=120, cookies={"consentry_session": cookie}) as thief:
+                if (await thief.get("/me")).status_code != 303:
+                    alive_after_signout.append(m)
+
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": KEY}, limits=limits, timeout=120) as client:
         t0 = time.perf_counter()
-        await asyncio.gather(*(member(client, m) for m in members))
+        await asyncio.gather(*(page_member(m) if m in page_members else member(client, m) for m in members))
         wall = time.perf_counter() - t0
-    return plan, latencies, errors, retried_created, wall, transport_retries[0]
+    return (plan, latencies, page_latencies, errors, retried_created, alive_after_signout, wall,
+            transport_retries[0])
 
 
 def main() -> int:
@@ -105,10 +146,12 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     ap.add_argument("--quick", action="store_true", help="100 members x 2 toggles")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--page-share", type=int, default=4, help="every Nth member uses the pages (0: none)")
     a = ap.parse_args()
     if a.quick:
         a.members, a.toggles = 100, 2
     members = [f"bench_{i:05d}" for i in range(a.members)]
+    page_members = set(members[::a.page_share]) if a.page_share else set()
 
     schema_name = f"bench_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG)
@@ -136,7 +179,8 @@ def main() -> int:
 
         port = free_port()
         env = {**os.environ, "CONSENTRY_HOME": str(home), "CONSENTRY_LEDGER_URL": url, "CONSENTRY_API_KEYS": KEY,
-               "CONSENTRY_SECRET_KEY": "bench-secret", "OMP_NUM_THREADS": "1"}
+               "CONSENTRY_SECRET_KEY": SECRET, "OMP_NUM_THREADS": "1",
+               "CONSENTRY_PUBLIC_URL": f"http://127.0.0.1:{port}", "CONSENTRY_RATE_SIGNIN": "1000000/minute"}
         proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "consentry.center.app:create_app", "--factory", "--host", "127.0.0.1",
              "--port", str(port), "--workers", str(a.workers), "--no-access-log", "--log-level", "warning",
@@ -156,7 +200,8 @@ def main() -> int:
 
         for _ in range(8 * a.workers):  # warm every worker (ledger, pack, DuckDB) before measuring
             httpx.get(f"{base}/api/v1/members/{members[0]}/choices", headers={"X-API-Key": KEY}, timeout=60)
-        plan, lat, errors, retried, wall, resent = asyncio.run(run_members(base, members, a.toggles, a.concurrency, a.seed))
+        plan, lat, page_lat, errors, retried, alive, wall, resent = asyncio.run(
+            run_members(base, members, a.toggles, a.concurrency, a.seed, page_members))
 
         expected = a.members * a.toggles
         mine, crids, final_ok = [], set(), 0
@@ -167,12 +212,18 @@ def main() -> int:
             if len(events) == a.toggles and events[-1].choice == plan[m][-1]:
                 final_ok += 1
         chain = ledger.verify_chain()
-        print(f"members={a.members} toggles/member={a.toggles} concurrency={a.concurrency} workers={a.workers}")
-        print(f"requests={len(lat)} errors={len(errors)} resent after a dropped connection={resent} "
-              f"wall={wall:.2f}s throughput={len(lat) / wall:.0f} req/s")
-        print(f"latency p50={pct(lat, 50) * 1000:.1f}ms p99={pct(lat, 99) * 1000:.1f}ms "
-              f"max={max(lat) * 1000:.1f}ms mean={statistics.mean(lat) * 1000:.1f}ms")
-        service = wall / len(lat)  # at saturation: time per request, queueing excluded
+        print(f"members={a.members} (through pages: {len(page_members)}) toggles/member={a.toggles} "
+              f"concurrency={a.concurrency} workers={a.workers}")
+        print(f"requests={len(lat)} API + {len(page_lat)} page choice forms; errors={len(errors)} "
+              f"resent after a dropped connection={resent} wall={wall:.2f}s "
+              f"throughput={(len(lat) + len(page_lat)) / wall:.0f} choice req/s")
+        print(f"API latency p50={pct(lat, 50) * 1000:.1f}ms p99={pct(lat, 99) * 1000:.1f}ms "
+              f"max={max(lat) * 1000:.1f}ms mean={statistics.mean(lat) * 1000:.1f}ms "
+              f"(README before issue 19: p50 310 ms / p99 1.95 s at 64 in flight, API only)")
+        if page_lat:
+            print(f"page choice-form latency (server-side session) p50={pct(page_lat, 50) * 1000:.1f}ms "
+                  f"p99={pct(page_lat, 99) * 1000:.1f}ms; sessions alive after sign-out={len(alive)}")
+        service = wall / (len(lat) + len(page_lat))  # at saturation: time per request, queueing excluded
         print(f"peer (in-process append, sequential, same ledger) p50={pct(peer, 50) * 1000:.1f}ms; "
               f"HTTP time per request at saturation={service * 1000:.1f}ms "
               f"-> ratio {service / pct(peer, 50):.1f}x (p50 latency above includes queueing behind "
@@ -183,7 +234,7 @@ def main() -> int:
         for e in errors[:5]:
             print("error:", e)
         ok = (not errors and len(mine) == expected == len(crids) and not retried and final_ok == a.members
-              and chain.ok)
+              and chain.ok and not alive)
         print("OK" if ok else "FAILED")
         return 0 if ok else 1
     finally:

@@ -266,9 +266,11 @@ def _train_and_forget(settings: Settings, opts: DemoOptions, console: Console, l
 
 def _member_link(settings: Settings, member: str | None) -> str | None:
     from consentry.center.auth import signin_url
-    from consentry.center.config import CenterSettings
+    from consentry.center.config import CenterSettings, create_secret
 
     if member is None:
         return None
     cs = CenterSettings()
+    if cs.secret_key is None:
+        create_secret(settings)  # the demo's home: the key `consentry serve` will then find
     return signin_url(cs.public_url, cs.signing_key(settings), member)

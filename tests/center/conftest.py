@@ -18,7 +18,8 @@ from .helpers import ADMIN_TOKEN, API_KEY, SECRET, write_export
 def center_env(home: Path) -> tuple[Settings, CenterSettings]:
     write_export(home / "network")
     settings = Settings(home=home)
-    cs = CenterSettings(secret_key=SECRET, admin_token=ADMIN_TOKEN, api_keys=API_KEY, pack="linkedin-2024")
+    cs = CenterSettings(secret_key=SECRET, admin_token=ADMIN_TOKEN, api_keys=API_KEY, pack="linkedin-2024",
+                        public_url="http://testserver")
     return settings, cs
 
 

@@ -20,7 +20,7 @@ from consentry.network import schema
 
 API_KEY = "test-api-key-123"
 ADMIN_TOKEN = "test-admin-token-456"
-SECRET = "test-secret-key-for-sessions"
+SECRET = "test-secret-key-for-sessions-and-links-0123456789"
 NOW = datetime.now(UTC)
 
 MEMBERS = [
@@ -66,11 +66,18 @@ def csrf_of(html: str) -> str:
     return m.group(1)
 
 
+def post_signin(client: TestClient, token: str, **kw):
+    """POST /signin as the page's button does: with the pre-sign-in session's CSRF token."""
+    csrf = csrf_of(client.get("/object").text)  # any page: the form token is the session's
+    return client.post("/signin", data={"token": token, "csrf_token": csrf}, **kw)
+
+
 def sign_in(client: TestClient, member_id: str) -> str:
     """Sign `member_id` in through a one-time link; returns the CSRF token of /me."""
     token, _ = make_link_token(SECRET, member_id)
-    assert client.get("/signin", params={"token": token}).status_code == 200
-    r = client.post("/signin", data={"token": token}, follow_redirects=False)
+    form = client.get("/signin", params={"token": token})
+    assert form.status_code == 200
+    r = client.post("/signin", data={"token": token, "csrf_token": csrf_of(form.text)}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/me"
     page = client.get("/me")
     assert page.status_code == 200

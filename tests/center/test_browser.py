@@ -62,8 +62,9 @@ def server(home):
     items[0]["text"] = MENTION  # it_m_us_1
     pq.write_table(pa.Table.from_pylist(items, schema=schema.ITEMS), home / "network" / "items.parquet")
     settings = Settings(home=home)
-    app = create_app(settings, CenterSettings(secret_key=SECRET, admin_token=ADMIN_TOKEN, api_keys="k"))
     port = _free_port()
+    app = create_app(settings, CenterSettings(secret_key=SECRET, admin_token=ADMIN_TOKEN, api_keys="k",
+                                              public_url=f"http://127.0.0.1:{port}"))
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
     t = threading.Thread(target=srv.run, daemon=True)
     t.start()
@@ -95,6 +96,14 @@ def sign_in(page, server, member: str) -> None:
     page.goto(f"{server['url']}/signin?token={token}")
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url("**/me")
+
+
+def admin_sign_in(page, server) -> None:
+    page.goto(f"{server['url']}/admin")
+    page.wait_for_url("**/admin/login")
+    page.get_by_label("Administrator token").fill(ADMIN_TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/admin")
 
 
 def shot(page, name: str) -> None:
@@ -170,6 +179,16 @@ def test_non_member_objection_is_redacted_in_next_snapshot(browser, server):
     shot(page, "non-member-objection")
     page.get_by_role("button", name="Send objection").click()
     assert "Objection received" in page.inner_text("main")
+    assert server["ledger"].redaction_names() == []  # held for an admin: no redaction yet
+    held = build(server)
+    assert any("zorblax quenteroo" in (r["text"] or "").lower() for r in snapshot_rows(server, held))
+    admin_sign_in(page, server)
+    page.goto(f"{server['url']}/admin/objections")
+    row = page.locator("tr", has_text=OBJECTOR)
+    shot(page, "admin-objections")
+    row.get_by_role("button", name="Confirm").click()
+    page.wait_for_url("**/admin/objections")
+    assert "Objection confirmed" in page.inner_text("main") and OBJECTOR not in page.inner_text("main")
     assert [n.name for n in server["ledger"].redaction_names()] == [OBJECTOR]
     after = build(server)
     rows = snapshot_rows(server, after)
@@ -193,11 +212,7 @@ def test_admin_pages(browser, server):
         led.append_event(m, "genai_training", choice, "api", datetime(2025, 6, day, tzinfo=UTC),
                          client_request_id=f"admin-ev-{i}")
     page = browser.new_page(viewport={"width": 1100, "height": 900})
-    page.goto(f"{server['url']}/admin")
-    page.wait_for_url("**/admin/login")
-    page.get_by_label("Administrator token").fill(ADMIN_TOKEN)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/admin")
+    admin_sign_in(page, server)
     assert page.locator("svg").count() >= 2
     shot(page, "admin-dashboard")
     page.goto(f"{server['url']}/admin/requests")
@@ -211,3 +226,45 @@ def test_admin_pages(browser, server):
     page.goto(f"{server['url']}/admin/audit")
     assert "audit chain ok" in page.inner_text("main")
     page.close()
+
+
+def test_gpc_is_recorded_by_the_pages_post_under_its_csp(browser, server):
+    """A browser sending Sec-GPC: the member page (any of them) posts /me/gpc by itself,
+    from a script file the Content-Security-Policy allows; nothing is recorded by the GET."""
+    ctx = browser.new_context(extra_http_headers={"Sec-GPC": "1"})
+    page = ctx.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(f"{r.method} {r.url}") if r.method == "POST" else None)
+    token, _ = make_link_token(SECRET, "m_vpn")
+    page.goto(f"{server['url']}/signin?token={token}")
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url("**/me")
+    page.locator("#gpc-status", has_text="Recorded as an opt-out").wait_for()
+    assert f"POST {server['url']}/me/gpc" in posts
+    events = server["ledger"].events_for("m_vpn")
+    assert sorted((e.purpose, e.choice, e.source) for e in events) == [
+        ("affiliate_sharing", "opt_out", "gpc"), ("third_party_sharing", "opt_out", "gpc")]
+    page.goto(f"{server['url']}/me/history")
+    assert "recorded as an opt-out" in page.inner_text("#gpc-notice")
+    assert page.locator("#gpc-form").count() == 0
+    assert len(server["ledger"].events_for("m_vpn")) == 2
+    assert not any("Content Security Policy" in p for p in problems), problems
+    ctx.close()
+
+
+def test_login_csrf_from_another_site_is_refused(browser, server):
+    """An attacker's page auto-submits their own sign-in link: the victim is not signed in."""
+    attacker_token, _ = make_link_token(SECRET, "m_kid")
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    page.goto(f"{server['url']}/")  # the victim has visited the center before (a pre-session exists)
+    page.set_content(f'''<form id="f" method="post" action="{server['url']}/signin">
+        <input type="hidden" name="token" value="{attacker_token}"></form>''')
+    with page.expect_navigation():
+        page.evaluate("document.getElementById('f').submit()")
+    assert "403" in page.title() or "another site" in page.content() or "CSRF" in page.content()
+    page.goto(f"{server['url']}/me")
+    assert page.url.rstrip("/") == server["url"]  # redirected home: nobody signed in
+    ctx.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from .helpers import NON_MEMBER_NAME, csrf_of, sign_in
+from .helpers import sign_in
 
 from consentry.center import explain
 from consentry.center.sources import Sources
@@ -115,39 +115,17 @@ def test_erasure_requests_get_deadline_of_member_law(client, app):
     assert "erase ai data" in client.get("/me/requests").text
 
 
-def test_gpc_header_records_opt_out_once(client, app):
-    sign_in(client, "m_us")
-    page = client.get("/me", headers={"Sec-GPC": "1"})
-    assert "Global Privacy Control" in page.text
-    client.get("/me", headers={"Sec-GPC": "1"})
-    client.get("/me/export.json", headers={"Sec-GPC": "1"})
-    ev = ledger_of(app).events_for("m_us")
-    assert sorted((e.purpose, e.choice, e.source) for e in ev) == [
-        ("affiliate_sharing", "opt_out", "gpc"), ("third_party_sharing", "opt_out", "gpc")]
-    views = {d["purpose"]: d for d in client.get("/me/export.json").json()["decisions"]}
-    assert views["affiliate_sharing"]["used"] is False and views["genai_training"]["used"] is True
-
-
-def test_non_member_objection_adds_redaction_name(client, app):
-    page = client.get("/object")
-    csrf = csrf_of(page.text)
-    r = client.post("/object", data={"csrf_token": csrf, "name": f"  {NON_MEMBER_NAME} ", "contact": "b@example.org",
-                                     "nonce": "nm-000001"})
-    assert r.status_code == 200 and "Objection received" in r.text
-    assert [n.name for n in ledger_of(app).redaction_names()] == [NON_MEMBER_NAME]
-
-
 def test_signin_link_is_single_use_and_signed(client, app):
-    from .helpers import SECRET
+    from .helpers import SECRET, post_signin
 
     from consentry.center.auth import make_link_token
 
     token, _ = make_link_token(SECRET, "m_us")
-    assert client.post("/signin", data={"token": token}, follow_redirects=False).status_code == 303
+    assert post_signin(client, token, follow_redirects=False).status_code == 303
     client.cookies.clear()
-    assert client.post("/signin", data={"token": token}).status_code == 400
-    forged, _ = make_link_token("another-secret", "m_us")
-    assert client.post("/signin", data={"token": forged}).status_code == 400
+    assert post_signin(client, token).status_code == 400
+    forged, _ = make_link_token("another-secret-that-is-long-enough-0123", "m_us")
+    assert post_signin(client, forged).status_code == 400
     assert client.get("/me", follow_redirects=False).status_code == 303  # not signed in
 
 

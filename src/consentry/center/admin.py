@@ -17,9 +17,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
-from consentry.center import charts
+from consentry.center import charts, sessions
 from consentry.center.auth import check_admin_token, current_admin, require_csrf
 from consentry.center.deadlines import deadline
+from consentry.center.ratelimit import limited
 from consentry.center.summary import to_markdown, training_content_summary
 from consentry.center.web import render, sources
 
@@ -33,14 +34,13 @@ def login_form(request: Request) -> HTMLResponse:
     return render(request, "admin_login.html", configured=bool(request.app.state.center.admin_token))
 
 
-@router.post("/login", dependencies=[Depends(require_csrf)])
+@router.post("/login", dependencies=[Depends(limited("admin_login")), Depends(require_csrf)])
 def login(request: Request, token: str = Form("")) -> Response:
     if not check_admin_token(request.app.state.center, token):
         log.info("admin sign-in refused")
         return render(request, "admin_login.html", status_code=401, error=True,
                       configured=bool(request.app.state.center.admin_token))
-    request.session.clear()
-    request.session["admin"] = True
+    sessions.begin(request, "admin", {"admin": True})
     log.info("admin signed in")
     return RedirectResponse("/admin", status_code=303)
 

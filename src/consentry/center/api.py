@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 
-from consentry.center import explain
+from consentry.center import explain, gpc
 from consentry.center.auth import MEMBER_ID_RE, require_api_key
 from consentry.center.web import sources
 from consentry.ledger import validate
@@ -24,7 +24,10 @@ from consentry.vocab import Choice, Purpose, Source
 
 log = logging.getLogger("consentry.center")
 router = APIRouter(prefix="/api/v1", tags=["platform API"], dependencies=[Depends(require_api_key)],
-                   responses={401: {"description": "missing or invalid X-API-Key"}})
+                   responses={400: {"description": "a body that cannot be read (e.g. not UTF-8)"},
+                              401: {"description": "missing or invalid X-API-Key"},
+                              413: {"description": "a body over the size limit"}})
+
 
 MemberId = Annotated[str, Path(min_length=1, max_length=128, pattern=MEMBER_ID_RE.pattern,
                                description="the platform's member id")]
@@ -87,6 +90,17 @@ def record_choice(request: Request, member_id: MemberId, body: ChoiceIn) -> Choi
         raise HTTPException(422, str(exc)) from None
     log.info("api choice recorded purpose=%s choice=%s", body.purpose.value, body.choice.value)
     return _out(rec)
+
+
+@router.post("/members/{member_id}/gpc", response_model=list[ChoiceOut],
+             responses={404: {"description": "unknown member"}})
+def record_gpc(request: Request, member_id: MemberId) -> list[ChoiceOut]:
+    """The member's browser sent Global Privacy Control (`Sec-GPC: 1`): record an `opt_out` with
+    source `gpc` for every purpose the pack in force honours GPC for, once per purpose (a repeat
+    returns the first events, `created` false). The same record the member's own page makes."""
+    _known(request, member_id)
+    purposes = gpc.honoured_purposes(request.app.state.pack)
+    return [_out(r) for r in gpc.record(sources(request), member_id, purposes)]
 
 
 @router.get("/members/{member_id}/choices", response_model=list[ChoiceOut],

@@ -1,11 +1,13 @@
 """Who is asking: members, admins and platform API clients, each by its own credential.
 
-Why this shape: a member's identity comes only from the signed session (or, in
+Why this shape: a member's identity comes only from the server-side session (or, in
 production, from a header set by a trusted proxy), never from a route or a
 parameter, so no URL can name another member. Any request that tries to (a
 `member_id`-like parameter that is not the caller) is refused outright rather than
 silently ignored, so a confused client learns at once. Every form carries a CSRF
-token bound to the session. Admins sign in with a separate token; API clients send
+token bound to the (server-side) session, and a browser's `Origin` must be the public
+URL's; the sign-in forms carry one too, from a pre-sign-in session, so an attacker's
+page cannot sign a victim in to the attacker's account (login CSRF). Admins sign in with a separate token; API clients send
 `X-API-Key`. Sign-in links are signed, expiring and single-use (used link ids are
 recorded in a small table in the ledger database, see `tokens`).
 """
@@ -16,6 +18,7 @@ import hmac
 import re
 import secrets
 import uuid
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
@@ -71,8 +74,24 @@ def csrf_token(request: Request) -> str:
     return tok
 
 
+def same_origin(request: Request) -> bool:
+    """A browser's form post names its page's origin (`Origin`, else `Referer`); it must be
+    the public URL's. No header at all is not a browser (the CSRF token still decides)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        referer = request.headers.get("referer")
+        if not referer:
+            return True
+        p = urlsplit(referer)
+        origin = f"{p.scheme}://{p.netloc}"
+    return origin.lower() == request.app.state.center.origin()
+
+
 async def require_csrf(request: Request) -> None:
-    """Refuse a state-changing form whose `csrf_token` does not match the session's."""
+    """Refuse a state-changing form from another origin, or whose `csrf_token` does not
+    match the session's."""
+    if not same_origin(request):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this form was sent from another site")
     form = await request.form()
     sent = form.get("csrf_token")
     expected = request.session.get("csrf")

@@ -3,9 +3,7 @@
 No route takes a member id: `current_member` reads it from the session (or the
 trusted identity header) and refuses any request that names another member. Every
 write goes to the ledger with an idempotency key, and its receipt is shown back.
-A `Sec-GPC: 1` header records, once, an opt-out of affiliate and third-party
-sharing with source `gpc` (the fixed client request id makes it idempotent; a
-later explicit choice by the member still wins, being later).
+GPC is recorded by `consentry.center.gpc` (a POST, never a GET side effect).
 """
 
 from __future__ import annotations
@@ -23,43 +21,27 @@ from consentry.center.auth import current_member, require_csrf
 from consentry.center.deadlines import deadline
 from consentry.center.sources import Sources, plain
 from consentry.center.web import client_request_id, flash, render, sources
-from consentry.vocab import Choice, Purpose, RequestKind, Source
+from consentry.vocab import Choice, RequestKind, Source
 
 log = logging.getLogger("consentry.center")
 router = APIRouter(prefix="/me", tags=["member pages"], include_in_schema=False)
 
-GPC_PURPOSES = (Purpose.AFFILIATE_SHARING.value, Purpose.THIRD_PARTY_SHARING.value)
 MEMBER_CHOICES = {c.value for c in Choice}
-
-
-def apply_gpc(request: Request, src: Sources, member: str, events: list[dict[str, Any]]) -> bool:
-    """Record the GPC opt-out once per purpose; True when the header is present."""
-    if request.headers.get("sec-gpc", "").strip() != "1":
-        return False
-    have = {e["client_request_id"] for e in events}
-    for purpose in GPC_PURPOSES:
-        crid = f"gpc:{member}:{purpose}"
-        if crid not in have:
-            rec = src.record_choice(member, purpose, Choice.OPT_OUT, Source.GPC, client_request_id=crid)
-            events.append(rec)
-            log.info("gpc opt-out recorded purpose=%s", purpose)
-    return True
 
 
 def member_state(request: Request, member: str) -> dict[str, Any]:
     """Everything the member pages show, read once per request."""
     src = sources(request)
     events = src.events(member)
-    gpc = apply_gpc(request, src, member, events)
     profile = src.profile(member)
     views = explain.purpose_views(request.app.state.pack, profile, events, src.signins(member))
-    return {"src": src, "events": events, "gpc": gpc, "profile": profile, "views": views}
+    return {"src": src, "events": events, "profile": profile, "views": views}
 
 
 @router.get("", response_class=HTMLResponse)
 def me(request: Request, member: str = Depends(current_member)) -> HTMLResponse:
     st = member_state(request, member)
-    return render(request, "me.html", active="me", profile=st["profile"], views=st["views"], gpc=st["gpc"])
+    return render(request, "me.html", active="me", profile=st["profile"], views=st["views"])
 
 
 @router.post("/choices", dependencies=[Depends(require_csrf)])

@@ -3,8 +3,12 @@ non-member objection form.
 
 Why the sign-in link needs a click: GET only shows a button and POST consumes the
 link, so a mail scanner or link preview fetching the URL cannot use up (or use) it.
-The non-member form writes the person's name to the ledger's redaction list; the
-snapshot builder reads that list and redacts the name in every later snapshot.
+That button's form carries the CSRF token of a pre-sign-in session and must come
+from our own origin, so another site cannot sign a visitor in to the attacker's
+account (login CSRF). Sign-in starts a new server-side session and ends the member's
+earlier ones; sign-out deletes the session. Sign-in and the objection form are rate
+limited per client address. The non-member form holds the name for an admin
+(`objections`); only a confirmed name reaches the ledger's redaction list.
 """
 
 from __future__ import annotations
@@ -15,8 +19,11 @@ import logging
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from consentry.center import sessions
 from consentry.center.auth import read_link_token, require_csrf
-from consentry.center.web import client_request_id, render, sources
+from consentry.center.objections import refusal
+from consentry.center.ratelimit import limited
+from consentry.center.web import client_request_id, render
 
 log = logging.getLogger("consentry.center")
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -39,7 +46,7 @@ def signin_form(request: Request, token: str = "") -> HTMLResponse:
     return render(request, "signin.html", status_code=200 if valid else 400, valid=valid, token=token)
 
 
-@router.post("/signin")
+@router.post("/signin", dependencies=[Depends(limited("signin")), Depends(require_csrf)])
 def signin(request: Request, token: str = Form("")) -> Response:
     cs = request.app.state.center
     got = read_link_token(request.app.state.secret, token, cs.link_max_age_s)
@@ -47,15 +54,14 @@ def signin(request: Request, token: str = Form("")) -> Response:
         log.info("sign-in refused")
         return render(request, "signin.html", status_code=400, valid=False, token="")
     member, _ = got
-    request.session.clear()
-    request.session["member_id"] = member
+    sessions.begin(request, f"member:{member}", {"member_id": member})
     log.info("member signed in")
     return RedirectResponse("/me", status_code=303)
 
 
 @router.post("/signout", dependencies=[Depends(require_csrf)])
 def signout(request: Request) -> Response:
-    request.session.clear()
+    sessions.end(request)
     return RedirectResponse("/", status_code=303)
 
 
@@ -64,14 +70,20 @@ def nonmember_form(request: Request) -> HTMLResponse:
     return render(request, "nonmember.html", active="object")
 
 
-@router.post("/object", dependencies=[Depends(require_csrf)])
+@router.post("/object", dependencies=[Depends(limited("objection")), Depends(require_csrf)])
 def nonmember_submit(request: Request, name: str = Form(..., max_length=200), contact: str = Form(..., max_length=200),
                      nonce: str = Form("")) -> Response:
     name, contact = " ".join(name.split()), contact.strip()
     if len(name) < 2 or not contact:
         return render(request, "message.html", status_code=422, heading="Objection not sent", kind="error",
                       text="Please give your name and a way to reach you.", back="/object")
-    sources(request).add_redaction_name(name, contact, client_request_id=client_request_id("nonmember", _who(name, contact), nonce))
-    log.info("non-member objection recorded")
+    why = refusal(name, request.app.state.pack)
+    if why:
+        log.info("non-member objection refused")
+        return render(request, "message.html", status_code=422, heading="Objection not accepted", kind="error",
+                      text=f"We cannot accept this name: {why}.", back="/object")
+    request.app.state.objections.submit(name, contact, client_request_id("nonmember", _who(name, contact), nonce))
+    log.info("non-member objection held for review")
     return render(request, "message.html", heading="Objection received",
-                  text="Thank you. Your name will be removed from all training data built from now on.", back="/")
+                  text="Thank you. Once an administrator has confirmed it, your name will be removed from all "
+                       "training data built from then on. We may contact you to confirm.", back="/")

@@ -1,8 +1,10 @@
-"""`consentry serve` and `consentry member-link ID`: thin commands over `consentry.center`."""
+"""`consentry serve`, `consentry center-secret` and `consentry member-link ID`: thin
+commands over `consentry.center`."""
 
 from __future__ import annotations
 
 import logging
+import os
 
 import typer
 
@@ -14,9 +16,21 @@ def serve(
     port: int = typer.Option(8000, help="port to listen on"),
     workers: int = typer.Option(1, help="uvicorn worker processes"),
 ) -> None:
-    """Run the privacy center (member pages, admin, JSON API) with uvicorn."""
+    """Run the privacy center (member pages, admin, JSON API) with uvicorn.
+
+    Refuses to start (exit 2, one line) without a signing key of at least 32 characters.
+    Links, redirects and the accepted Host/Origin come from CONSENTRY_PUBLIC_URL, by
+    default http://HOST:PORT of this command."""
     import uvicorn
 
+    from consentry.center.config import CenterSettings, SecretError
+
+    os.environ.setdefault("CONSENTRY_PUBLIC_URL", f"http://{host}:{port}")
+    try:
+        CenterSettings().signing_key(Settings())
+    except SecretError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # uvicorn's access log prints query strings (sign-in tokens); ours logs route templates only.
     if workers > 1:
@@ -34,16 +48,30 @@ def member_link(
 ) -> None:
     """Print a one-time, expiring sign-in link for a member (demo; production uses the identity header)."""
     from consentry.center.auth import signin_url
-    from consentry.center.config import CenterSettings
+    from consentry.center.config import CenterSettings, SecretError
     from consentry.center.sources import Sources
 
     settings, cs = Settings(), CenterSettings()
+    try:
+        key = cs.signing_key(settings)
+    except SecretError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     if not Sources(settings).member_exists(member_id):
         typer.echo(f"error: no member {member_id!r} in the ledger or the export at {settings.network}", err=True)
         raise typer.Exit(2)
-    typer.echo(signin_url(base_url or cs.public_url, cs.signing_key(settings), member_id))
+    typer.echo(signin_url(base_url or cs.public_url, key, member_id))
+
+
+def center_secret() -> None:
+    """Create the privacy center's signing key once ($CONSENTRY_HOME/center_secret, mode 0600)."""
+    from consentry.center.config import create_secret
+
+    path, created = create_secret(Settings())
+    typer.echo(f"{'created' if created else 'kept the existing'} signing key {path}")
 
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.command("member-link")(member_link)
+    app.command("center-secret")(center_secret)

@@ -175,3 +175,37 @@ class LedgerMeta(Base):
 
 Index("ix_consent_events_at", ConsentEvent.at)
 Index("ix_audit_chain_kind_ref", AuditEntry.kind, AuditEntry.ref)
+
+
+# --- privacy center tables (e19web; migration e19web_0001_center) -----------------------------
+# The center keeps two small tables beside the ledger (same database, so several server
+# processes share them): server-side sessions, and non-member objections awaiting an admin.
+# They are not part of the audit chain: a session is not a fact about consent, and an
+# objection becomes one (a `redaction_names` row) only when an admin confirms it.
+
+
+class CenterSession(Base):
+    """A signed-in (or pre-sign-in) browser session; the cookie holds only a random id,
+    this row holds its sha256 (so a copy of the table opens no session) and its state."""
+
+    __tablename__ = "center_sessions"
+
+    sid_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(160), index=True)  # "member:<id>", "admin", None
+    data: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class CenterObjection(Base):
+    """A non-member's objection held for an admin; name and contact are cleared once decided."""
+
+    __tablename__ = "center_objections"
+
+    objection_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    contact: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | confirmed | rejected
+    submitted_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    client_request_id: Mapped[str] = mapped_column(String(256), unique=True)
