@@ -1,7 +1,7 @@
 """Privacy center tables: server-side sessions and non-member objections held for an admin.
 
 Revision ID: e19web_0001_center
-Revises: 0001
+Revises: e19ledger_0002
 """
 
 from __future__ import annotations
