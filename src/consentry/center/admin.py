@@ -1,5 +1,6 @@
 """Admin pages: eligibility and consent charts, open requests against legal deadlines,
-snapshots and models with lineage, audit-chain verification, Art. 53 summaries.
+snapshots and models with lineage, audit-chain verification (the Art. 53 summaries
+are public: `disclosure.py`).
 
 Why a separate credential: an administrator sees aggregates and request metadata
 across members, which no member session may ever reach; admin sign-in is a token
@@ -15,12 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from consentry.center import charts
 from consentry.center.auth import check_admin_token, current_admin, require_csrf
 from consentry.center.deadlines import deadline
-from consentry.center.summary import to_markdown, training_content_summary
+from consentry.center.disclosure import model_rows
 from consentry.center.web import render, sources
 
 log = logging.getLogger("consentry.center")
@@ -115,38 +116,11 @@ def open_requests(request: Request) -> HTMLResponse:
 @router.get("/snapshots", response_class=HTMLResponse, dependencies=guard)
 def snapshots_page(request: Request) -> HTMLResponse:
     src = sources(request)
-    models = src.models()
-    for m in models:
-        m["_members"] = len({x for s in m.get("shards", []) for x in s.get("members", [])})
-        m["_items"] = sum(len(s.get("items", [])) for s in m.get("shards", []))
-    return render(request, "admin_snapshots.html", active="snapshots", snaps=src.snapshots(), models=models)
+    return render(request, "admin_snapshots.html", active="snapshots", snaps=src.snapshots(),
+                  models=model_rows(request))
 
 
 @router.get("/audit", response_class=HTMLResponse, dependencies=guard)
 def audit(request: Request) -> HTMLResponse:
     report = sources(request).ledger.verify_chain()
     return render(request, "admin_audit.html", active="audit", report=report)
-
-
-def _summary(request: Request, version: str) -> dict[str, Any]:
-    src = sources(request)
-    model = next((m for m in src.models() if m.get("version") == version), None)
-    if model is None:
-        raise HTTPException(404, "no such model version")
-    snap_ref = model.get("snapshot") or {}
-    snap = next((s for s in src.snapshots()
-                 if s.purpose == snap_ref.get("purpose") and s.version == snap_ref.get("version")), None)
-    if snap is None:
-        raise HTTPException(404, "the snapshot that trained this model is no longer published")
-    return training_content_summary(model, snap)
-
-
-@router.get("/models/{version}/summary", response_class=HTMLResponse, dependencies=guard)
-def summary_page(request: Request, version: str) -> HTMLResponse:
-    s = _summary(request, version)
-    return render(request, "admin_summary.html", active="snapshots", s=s, markdown=to_markdown(s), version=version)
-
-
-@router.get("/models/{version}/summary.md", dependencies=guard)
-def summary_markdown(request: Request, version: str) -> PlainTextResponse:
-    return PlainTextResponse(to_markdown(_summary(request, version)), media_type="text/markdown")

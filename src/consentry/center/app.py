@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from consentry.center import admin, api, member, public
+from consentry.center import admin, api, disclosure, member, public
 from consentry.center.auth import NotSignedIn
 from consentry.center.config import CenterSettings
 from consentry.center.sources import Sources
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, center: CenterSettings | None =
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(public.router)
+    app.include_router(disclosure.router)
     app.include_router(member.router)
     app.include_router(admin.router)
     app.include_router(api.router)
