@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from consentry.center import admin, api, disclosure, member, public
+from consentry.center import admin, api, api_requests, disclosure, member, public
 from consentry.center.auth import NotSignedIn
 from consentry.center.config import CenterSettings
 from consentry.center.sources import Sources
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None, center: CenterSettings | None =
     app.include_router(member.router)
     app.include_router(admin.router)
     app.include_router(api.router)
+    app.include_router(api_requests.router)
 
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
