@@ -60,7 +60,7 @@ def test_admin_dashboard_audit_and_charts(client, app):
     audit = client.get("/admin/audit").text
     assert 'data-ok="true"' in audit and "entries verified" in audit, audit[audit.find("<main"):][:800]
     assert client.get("/admin/snapshots").status_code == 200
-    assert client.get("/admin/models/nope-0001/summary").status_code == 404
+    assert client.get("/models/assistant/nope-0001/summary").status_code == 404
 
 
 def test_admin_refused_without_configured_token(center_env):

@@ -43,7 +43,9 @@ def test_bad_input_is_4xx(client):
 def test_openapi_documents_api_key(client):
     spec = client.get("/openapi.json").json()
     assert set(spec["paths"]) == {"/api/v1/members/{member_id}/choices", "/api/v1/members/{member_id}/decisions",
-                                  "/api/v1/members/{member_id}/gpc"}
+                                  "/api/v1/members/{member_id}/gpc",
+                                  "/api/v1/members/{member_id}/requests",
+                                  "/api/v1/members/{member_id}/requests/{request_id}/bundle"}
     schemes = spec["components"]["securitySchemes"]
     assert any(s.get("in") == "header" and s.get("name") == "X-API-Key" for s in schemes.values())
 
@@ -55,7 +57,7 @@ def test_schemathesis_no_server_errors(app):
 
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [r.ok() for r in schema.get_all_operations()]
-    assert len(operations) == 4
+    assert len(operations) == 7
     seen: list[int] = []
     for op in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):

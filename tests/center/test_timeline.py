@@ -39,3 +39,36 @@ def test_timeline_shows_inclusion_model_and_removal():
 def test_timeline_of_member_never_included():
     out = build([], [], [snap("v0001", "2025-06-01T00:00:00Z", [], [("a", ["minor"])])], [], [])
     assert len(out) == 1 and "None of your items went into snapshot" in out[0]["text"] and "minor" in out[0]["detail"]
+
+
+def test_timeline_compares_versions_only_within_one_pack():
+    def under(s: dict, pack: str) -> dict:
+        return {**s, "pack": pack}
+
+    lineage = [under(snap("v0001", "2025-06-01T00:00:00Z", ["a", "b"], []), "linkedin-2024@2025-11-03"),
+               under(snap("v0002", "2025-06-02T00:00:00Z", [], [("a", ["no_opt_in"]), ("b", ["not_public"])]),
+                     "strict@2018-05-25"),
+               under(snap("v0003", "2025-06-03T00:00:00Z", ["b"], [("a", ["opted_out"])]), "linkedin-2024@2025-11-03")]
+    text = "\n".join(e["text"] + " " + e["detail"] for e in build([], [], lineage, [], []))
+    assert "no longer in snapshot genai_training/v0002" not in text  # built under another pack
+    assert "1 of your items are no longer in snapshot genai_training/v0003" in text  # compared with v0001
+    assert "Reasons: opted_out" in text
+
+
+def test_member_timeline_page_across_packs(client, app):
+    """Two snapshots of one purpose under different packs: the page reports no removal."""
+    from datetime import UTC, datetime
+
+    from consentry.snapshots.build import build_snapshot
+
+    from .helpers import sign_in
+
+    s = app.state.settings
+    for pack in ("linkedin-2024", "strict"):
+        build_snapshot(s.network, pack, "genai_training", datetime.now(UTC), s.snapshots, workers=1,
+                       ledger=app.state.sources.ledger)
+    sign_in(client, "m_us")
+    page = client.get("/me/timeline").text
+    assert "went into training data snapshot genai_training/v0001" in page
+    assert "no longer in snapshot" not in page
+    assert "None of your items went into snapshot genai_training/v0002" in page

@@ -1,5 +1,6 @@
 """Admin pages: eligibility and consent charts, open requests against legal deadlines,
-snapshots and models with lineage, audit-chain verification, Art. 53 summaries.
+snapshots and models with lineage, audit-chain verification (the Art. 53 summaries
+are public: `disclosure.py`).
 
 Why a separate credential: an administrator sees aggregates and request metadata
 across members, which no member session may ever reach; admin sign-in is a token
@@ -11,18 +12,17 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from consentry.center import charts, sessions
+from consentry.center import charts, fulfil, sessions
 from consentry.center.auth import check_admin_token, current_admin, require_csrf
-from consentry.center.deadlines import deadline
+from consentry.center.disclosure import model_rows
 from consentry.center.ratelimit import limited
-from consentry.center.summary import to_markdown, training_content_summary
-from consentry.center.web import render, sources
+from consentry.center.web import client_request_id, flash, render, sources
+from consentry.vocab import RequestKind
 
 log = logging.getLogger("consentry.center")
 router = APIRouter(prefix="/admin", tags=["admin pages"], include_in_schema=False)
@@ -93,60 +93,77 @@ def dashboard(request: Request) -> HTMLResponse:
     snaps = src.snapshots()
     events = src.ledger.events_table().select(["at", "choice", "purpose", "source"]).to_pylist()
     consent_svg, consent_rows = consent_chart(events)
+    rows = fulfil.open_requests(src)
     return render(request, "admin.html", active="admin", eligibility=eligibility_charts(snaps),
-                  consent_svg=consent_svg, consent_rows=consent_rows, counts=src.ledger.counts())
+                  consent_svg=consent_svg, consent_rows=consent_rows, counts=src.ledger.counts(),
+                  open_requests=len(rows), overdue=sum(r["overdue"] for r in rows))
 
 
 @router.get("/requests", response_class=HTMLResponse, dependencies=guard)
-def open_requests(request: Request) -> HTMLResponse:
-    src = sources(request)
-    now = datetime.now(UTC)
-    rows = []
-    for r in src.ledger.pending_requests():
-        country = (src.profile(r.member_id) or {}).get("residence_country")
-        law, due = deadline(r.at, country)
-        rows.append({"request_id": r.request_id, "member_id": r.member_id, "kind": r.kind, "at": r.at,
-                     "country": country or "unknown", "law": law.name, "due": due,
-                     "days_left": (due - now).days, "overdue": due < now, "n_items": len(r.item_ids or [])})
-    rows.sort(key=lambda r: r["due"])
-    return render(request, "admin_requests.html", active="requests", rows=rows)
+def open_requests_page(request: Request) -> HTMLResponse:
+    return render(request, "admin_requests.html", active="requests", rows=fulfil.open_requests(sources(request)))
+
+
+def _open(request: Request, request_id: str, kinds: tuple[str, ...]) -> Any:
+    rec = sources(request).ledger.request(request_id)
+    if rec is None or rec.status != "pending" or rec.kind not in kinds:
+        raise HTTPException(404, "no open request of this kind with this id")
+    return rec
+
+
+@router.post("/requests/{request_id}/fulfil", dependencies=[*guard, Depends(require_csrf)])
+def fulfil_request(request: Request, request_id: str) -> Response:
+    """Fulfil an export request now: the same bundle and closing as `consentry requests process`."""
+    rec = _open(request, request_id, (RequestKind.EXPORT.value,))
+    out = fulfil.fulfil_export(sources(request), request.app.state.pack, rec)
+    log.info("admin fulfilled an export request status=%s", out.status)
+    flash(request, f"Request {request_id}: {out.status}, {out.detail}.", kind="" if out.status == "processed" else "error")
+    return RedirectResponse("/admin/requests", status_code=303)
+
+
+def _run_erasure(src: Any, request_id: str, kind: str, member: str) -> None:
+    from consentry.forgetting.run import forget
+
+    forget(request_id=request_id, settings=src.settings, ledger=src.ledger)
+    if kind == RequestKind.ERASE_ACCOUNT:
+        fulfil.erase_bundles(src, member)
+
+
+@router.post("/requests/{request_id}/erase", dependencies=[*guard, Depends(require_csrf)])
+def erase_request(request: Request, request_id: str, background: BackgroundTasks) -> Response:
+    """Run the forgetting workflow for one erasure request (as `consentry forget --request ID`);
+    it closes the request itself when the erasure is complete, never before."""
+    rec = _open(request, request_id, fulfil.ERASE_KINDS)
+    background.add_task(_run_erasure, sources(request), request_id, rec.kind, rec.member_id)
+    log.info("admin started an erasure")
+    flash(request, f"Erasure of request {request_id} started; it closes when every copy is erased.")
+    return RedirectResponse("/admin/requests", status_code=303)
+
+
+@router.post("/requests/{request_id}/refuse", dependencies=[*guard, Depends(require_csrf)])
+def refuse_request(request: Request, request_id: str, reason: str = Form("", max_length=1000),
+                   nonce: str = Form("")) -> Response:
+    """Close a request unanswered (e.g. manifestly unfounded, GDPR Art. 12(5)) with the reason given."""
+    _open(request, request_id, fulfil.REQUEST_KINDS)
+    try:
+        fulfil.refuse(sources(request), request_id, reason,
+                      client_request_id=client_request_id("refuse", request_id, nonce))
+    except fulfil.RequestRefused as exc:
+        flash(request, f"Not refused: {exc.message}.", kind="error")
+        return RedirectResponse("/admin/requests", status_code=303)
+    log.info("admin refused a request")
+    flash(request, f"Request {request_id} refused; the member sees the reason.")
+    return RedirectResponse("/admin/requests", status_code=303)
 
 
 @router.get("/snapshots", response_class=HTMLResponse, dependencies=guard)
 def snapshots_page(request: Request) -> HTMLResponse:
     src = sources(request)
-    models = src.models()
-    for m in models:
-        m["_members"] = len({x for s in m.get("shards", []) for x in s.get("members", [])})
-        m["_items"] = sum(len(s.get("items", [])) for s in m.get("shards", []))
-    return render(request, "admin_snapshots.html", active="snapshots", snaps=src.snapshots(), models=models)
+    return render(request, "admin_snapshots.html", active="snapshots", snaps=src.snapshots(),
+                  models=model_rows(request))
 
 
 @router.get("/audit", response_class=HTMLResponse, dependencies=guard)
 def audit(request: Request) -> HTMLResponse:
     report = sources(request).ledger.verify_chain()
     return render(request, "admin_audit.html", active="audit", report=report)
-
-
-def _summary(request: Request, version: str) -> dict[str, Any]:
-    src = sources(request)
-    model = next((m for m in src.models() if m.get("version") == version), None)
-    if model is None:
-        raise HTTPException(404, "no such model version")
-    snap_ref = model.get("snapshot") or {}
-    snap = next((s for s in src.snapshots()
-                 if s.purpose == snap_ref.get("purpose") and s.version == snap_ref.get("version")), None)
-    if snap is None:
-        raise HTTPException(404, "the snapshot that trained this model is no longer published")
-    return training_content_summary(model, snap)
-
-
-@router.get("/models/{version}/summary", response_class=HTMLResponse, dependencies=guard)
-def summary_page(request: Request, version: str) -> HTMLResponse:
-    s = _summary(request, version)
-    return render(request, "admin_summary.html", active="snapshots", s=s, markdown=to_markdown(s), version=version)
-
-
-@router.get("/models/{version}/summary.md", dependencies=guard)
-def summary_markdown(request: Request, version: str) -> PlainTextResponse:
-    return PlainTextResponse(to_markdown(_summary(request, version)), media_type="text/markdown")

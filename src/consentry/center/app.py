@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.routing import Match
 
-from consentry.center import admin, api, gpc, member, objections, public
+from consentry.center import admin, api, api_requests, disclosure, gpc, member, objections, public
 from consentry.center.auth import NotSignedIn
 from consentry.center.config import CenterSettings
 from consentry.center.guard import Guard
@@ -90,11 +90,13 @@ def create_app(settings: Settings | None = None, center: CenterSettings | None =
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(public.router)
+    app.include_router(disclosure.router)
     app.include_router(member.router)
     app.include_router(gpc.router)
     app.include_router(objections.router)
     app.include_router(admin.router)
     app.include_router(api.router)
+    app.include_router(api_requests.router)
 
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:

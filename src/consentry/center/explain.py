@@ -184,6 +184,9 @@ def purpose_views(pack: Pack, profile: dict[str, Any] | None, events: list[dict[
                     reasons.append(Reason.OPTED_OUT)
             if objected and pol.honour_objection:
                 reasons.append(Reason.OBJECTED)
+            elif objected:  # recorded, not honoured: the member is told the pack's reason
+                lines.append("You objected; this policy does not honour objections to this use. "
+                             + (pol.objection_reason or ""))
             if pv.min_age is not None and age is not None and age < pv.min_age:
                 reasons.append(Reason.MINOR)
             if age is None and pv.exclude_unknown_age:

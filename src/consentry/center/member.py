@@ -13,19 +13,21 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from consentry.center import explain, timeline
+from consentry.center import explain, fulfil, timeline
 from consentry.center.auth import current_member, require_csrf
-from consentry.center.deadlines import deadline
-from consentry.center.sources import Sources, plain
+from consentry.center.deadlines import law_for
 from consentry.center.web import client_request_id, flash, render, sources
-from consentry.vocab import Choice, RequestKind, Source
+from consentry.vocab import Choice, Purpose, RequestKind, Source
 
 log = logging.getLogger("consentry.center")
 router = APIRouter(prefix="/me", tags=["member pages"], include_in_schema=False)
 
+# Shown on the page and open to objection: the member purposes plus safety, which the
+# member cannot switch off but may object to (the pack says whether that is honoured).
+PAGE_PURPOSES = (*explain.MEMBER_PURPOSES, Purpose.ML_SAFETY.value)
 MEMBER_CHOICES = {c.value for c in Choice}
 
 
@@ -34,7 +36,7 @@ def member_state(request: Request, member: str) -> dict[str, Any]:
     src = sources(request)
     events = src.events(member)
     profile = src.profile(member)
-    views = explain.purpose_views(request.app.state.pack, profile, events, src.signins(member))
+    views = explain.purpose_views(request.app.state.pack, profile, events, src.signins(member), purposes=PAGE_PURPOSES)
     return {"src": src, "events": events, "profile": profile, "views": views}
 
 
@@ -66,14 +68,18 @@ def object_form(request: Request, purpose: str = "", member: str = Depends(curre
 @router.post("/object", dependencies=[Depends(require_csrf)])
 def object_submit(request: Request, purpose: str = Form(...), choice: str = Form(Choice.OBJECT.value),
                   nonce: str = Form(""), member: str = Depends(current_member)) -> Response:
-    if purpose not in explain.MEMBER_PURPOSES or choice not in (Choice.OBJECT, Choice.WITHDRAW_OBJECTION):
+    if purpose not in PAGE_PURPOSES or choice not in (Choice.OBJECT, Choice.WITHDRAW_OBJECTION):
         raise HTTPException(422, "unknown purpose or choice")
     rec = sources(request).record_choice(
         member, purpose, choice, Source.OBJECTION_FORM,
         client_request_id=client_request_id("objection", member, nonce))
     log.info("objection recorded purpose=%s choice=%s", purpose, choice)
     verb = "objection is recorded" if choice == Choice.OBJECT else "objection is withdrawn"
-    flash(request, f"Your {verb} for “{explain.TITLES[purpose]}”.", receipt=rec["receipt"]["receipt_id"])
+    pv = request.app.state.pack.version_at(datetime.now(UTC))
+    pol = pv.purposes.get(Purpose(purpose)) if pv else None
+    refused = f" It is not honoured under this policy: {pol.objection_reason}" if (
+        choice == Choice.OBJECT and pol is not None and not pol.honour_objection) else ""
+    flash(request, f"Your {verb} for “{explain.TITLES[purpose]}”.{refused}", receipt=rec["receipt"]["receipt_id"])
     return RedirectResponse("/me", status_code=303)
 
 
@@ -93,17 +99,16 @@ async def erase(request: Request, member: str = Depends(current_member)) -> Resp
     if kind not in erase_kinds:
         raise HTTPException(422, "unknown request kind")
     src = sources(request)
-    if kind == RequestKind.ERASE_ITEMS:
-        mine = {i["item_id"] for i in src.items(member)}
-        if not item_ids or not set(item_ids) <= mine:
-            flash(request, "Select at least one of your own items to erase.", kind="error")
-            return RedirectResponse("/me/requests", status_code=303)
-    else:
+    if kind != RequestKind.ERASE_ITEMS:
         item_ids = []
-    profile = src.profile(member) or {}
-    law, due = deadline(datetime.now(UTC), profile.get("residence_country"))
-    rec = src.record_request(member, str(kind), item_ids or None, deadline=due,
-                             client_request_id=client_request_id("request", member, form.get("nonce")))
+    try:
+        rec = fulfil.file_request(src, member, str(kind), item_ids,
+                                  client_request_id=client_request_id("request", member, form.get("nonce")))
+    except fulfil.RequestRefused:
+        flash(request, "Select at least one of your own items to erase.", kind="error")
+        return RedirectResponse("/me/requests", status_code=303)
+    law = law_for((src.profile(member) or {}).get("residence_country"))
+    due = datetime.fromisoformat(rec["deadline"].replace("Z", "+00:00"))
     log.info("request recorded kind=%s", kind)
     flash(request, f"We received your request ({str(kind).replace('_', ' ')}). Under {law.name} we answer by "
                    f"{due.date().isoformat()}.", receipt=rec["request_id"])
@@ -111,21 +116,8 @@ async def erase(request: Request, member: str = Depends(current_member)) -> Resp
 
 
 def export_document(request: Request, member: str) -> dict[str, Any]:
-    st = member_state(request, member)
-    src: Sources = st["src"]
-    return {
-        "format": "consentry.member-export/1",
-        "generated_at": plain(datetime.now(UTC)),
-        "member_id": member,
-        "profile": st["profile"],
-        "items": src.items(member),
-        "choices": st["events"],
-        "requests": src.requests(member),
-        "decisions": [plain(v) for v in st["views"]],
-        "lineage": src.lineage(member),
-        "models": src.models_for(member),
-        "forget_receipts": src.receipts(member),
-    }
+    member_state(request, member)  # as every member page does (GPC)
+    return fulfil.export_bundle(sources(request), request.app.state.pack, member)
 
 
 @router.get("/export.json")
@@ -135,6 +127,21 @@ def export(request: Request, member: str = Depends(current_member)) -> Response:
     return Response(json.dumps(doc, indent=2, ensure_ascii=False, default=str), media_type="application/json",
                     headers={"Content-Disposition": 'attachment; filename="my-data.json"',
                              "Cache-Control": "no-store"})
+
+
+@router.get("/requests/export.json")
+def fulfilled_export(request: Request, request_id: str = Query(..., alias="request", max_length=128),
+                     member: str = Depends(current_member)) -> Response:
+    """The bundle an export request of the member's was fulfilled with (404 for anyone else's;
+    the request id is a query parameter: no member route has a path parameter)."""
+    try:
+        data = fulfil.read_bundle(sources(request), member, request_id)
+    except fulfil.RequestRefused:
+        data = None
+    if data is None:
+        raise HTTPException(404, "no fulfilled export request of yours with this id")
+    return Response(data, media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="my-data-{request_id}.json"', "Cache-Control": "no-store"})
 
 
 @router.get("/timeline", response_class=HTMLResponse)

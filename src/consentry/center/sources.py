@@ -175,7 +175,7 @@ class Sources:
                 m = snap.manifest
                 entry: dict[str, Any] = {
                     "purpose": m.purpose, "version": m.version, "created_at": plain(m.created_at),
-                    "as_of": plain(m.as_of), "pack": m.pack_ref, "content_hash": m.content_hash,
+                    "as_of": plain(m.as_of), "pack": m.pack_ref, "pack_name": m.pack, "content_hash": m.content_hash,
                     "included": [], "excluded": [],
                     "forget_history": [plain(f.model_dump()) for f in m.forget_history],
                 }

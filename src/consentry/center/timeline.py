@@ -3,8 +3,8 @@
 Why computed, not stored: every fact already lives in the ledger (choices,
 requests), the snapshot lineage and the model registry; the timeline only lines
 them up by time, so it can never disagree with them. Removals are shown two ways:
-an item in one snapshot version that a later version of the same purpose no longer
-holds, and forget runs recorded in a manifest for one of the member's requests.
+an item in one snapshot version that a later version of the same purpose and pack no
+longer holds, and forget runs recorded in a manifest for one of the member's requests.
 """
 
 from __future__ import annotations
@@ -19,6 +19,12 @@ CHOICE_TEXT = {
 }
 SOURCE_TEXT = {"gpc": " (Global Privacy Control signal from your browser)", "objection_form": " (objection form)",
                "api": " (through the platform)", "import": " (recorded before this center existed)", "settings": ""}
+
+
+def pack_name(snap: dict[str, Any]) -> str:
+    """The pack a snapshot was decided under, without its version (`name@version` -> `name`):
+    versions of one pack follow each other in time; different packs are different policies."""
+    return str(snap.get("pack_name") or str(snap.get("pack", "")).split("@", 1)[0])
 
 
 def build(events: list[dict[str, Any]], requests: list[dict[str, Any]], lineage: list[dict[str, Any]],
@@ -38,9 +44,12 @@ def build(events: list[dict[str, Any]], requests: list[dict[str, Any]], lineage:
         if r.get("processed_at"):
             out.append({"at": r["processed_at"], "kind": "request", "text": f"We processed your request ({what}).",
                         "detail": f"Status: {r['status']}"})
-    previous: dict[str, set[str]] = {}
+    # A version is compared only with the previous one of the same purpose built under the
+    # same pack: across packs an item "leaving" says nothing about the member's choices.
+    previous: dict[tuple[str, str], set[str]] = {}
     for snap in sorted(lineage, key=lambda s: (s["purpose"], s["created_at"])):
         ref = f"{snap['purpose']}/{snap['version']}"
+        series = (snap["purpose"], pack_name(snap))
         title = TITLES.get(snap["purpose"], snap["purpose"])
         now_in = {i["item_id"] for i in snap["included"]}
         if now_in:
@@ -48,14 +57,14 @@ def build(events: list[dict[str, Any]], requests: list[dict[str, Any]], lineage:
                         "text": f"{len(now_in)} of your items went into training data snapshot {ref} ({title}).",
                         "detail": f"Decided as of {snap['as_of'][:10]} under {snap['pack']}; items: "
                                   + ", ".join(sorted(now_in))})
-        gone = previous.get(snap["purpose"], set()) - now_in
+        gone = previous.get(series, set()) - now_in
         if gone:
             reasons = {i["item_id"]: i["reasons"] for i in snap["excluded"]}
             why = sorted({r for i in gone for r in reasons.get(i, [])})
             out.append({"at": snap["created_at"], "kind": "removed",
                         "text": f"{len(gone)} of your items are no longer in snapshot {ref}.",
                         "detail": ("Reasons: " + ", ".join(why) + ". " if why else "") + "Items: " + ", ".join(sorted(gone))})
-        if snap["excluded"] and not now_in and snap["purpose"] not in previous:
+        if snap["excluded"] and not now_in and series not in previous:
             why = sorted({r for i in snap["excluded"] for r in i["reasons"]})
             out.append({"at": snap["created_at"], "kind": "excluded",
                         "text": f"None of your items went into snapshot {ref}.",
@@ -64,7 +73,7 @@ def build(events: list[dict[str, Any]], requests: list[dict[str, Any]], lineage:
             if my_requests & set(f.get("request_ids", [])):
                 out.append({"at": f["at"], "kind": "removed",
                             "text": f"Your data was erased from snapshot {ref} (forget run {f['run_id']}).", "detail": ""})
-        previous[snap["purpose"]] = now_in
+        previous[series] = now_in
     for m in models:
         snap = m.get("snapshot") or {}
         out.append({"at": m["created_at"], "kind": "model",

@@ -21,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-AREAS = ("network", "ledger", "policy", "redact", "snapshot", "forget", "train", "center", "demo")
+AREAS = ("network", "ledger", "policy", "redact", "snapshot", "forget", "train", "center", "requests", "demo")
 
 for _area in AREAS:
     try:

@@ -61,7 +61,7 @@ AUDIT = AuditEntry.__table__
 META = LedgerMeta.__table__
 
 CHUNK = 900  # ids per IN (...) list: below every backend's bind-parameter limit
-STATUSES = ("processed", "failed")
+STATUSES = ("processed", "failed", "refused")  # refused: closed unanswered, with a reason
 
 
 class LedgerConflict(ValueError):

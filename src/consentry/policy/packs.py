@@ -79,14 +79,32 @@ class PurposePolicy(_Strict):
     rules: dict[str, GroupRule]
     honour_gpc: bool = True
     honour_objection: bool = True
+    objection_reason: str | None = Field(None, min_length=1, max_length=1000)
+    """Why an objection is not honoured (shown to the member who objects); required
+    when `honour_objection` is false, so a refused objection is always explained."""
     excluded_kinds: list[ContentKind] | None = None
     allowed_visibilities: list[Visibility] | None = None
+
+    @model_validator(mode="after")
+    def _refusal_explained(self) -> PurposePolicy:
+        if not self.honour_objection and not self.objection_reason:
+            raise ValueError("honour_objection is false: give objection_reason, the reason members are told")
+        return self
+
+
+def _detected_types() -> list[PiiType]:
+    """PII types that have a detector: the only ones a pack may promise to redact."""
+    from consentry.redact.detect import DETECTORS
+
+    return [t for t in PiiType if t in DETECTORS]
 
 
 class Redaction(_Strict):
     """What the redactor does with this pack's data (read by `redact` and `snapshots`)."""
 
-    pii_types: list[PiiType] = Field(default_factory=lambda: list(PiiType))
+    pii_types: list[PiiType] = Field(default_factory=_detected_types)
+    """Types to redact; each must have a detector (`redact.detect.DETECTORS`), so that
+    what a pack, and every disclosure built from it, says is redacted is redacted."""
     max_pii_density: float = Field(0.2, ge=0.0, le=1.0)
     """Drop an item whose share of characters that are PII exceeds this."""
     mode: str = Field("pseudonymise", pattern="^(pseudonymise|mask)$")
@@ -97,6 +115,15 @@ class Redaction(_Strict):
     allow_terms: list[str] = Field(default_factory=list)
     """Terms that are not people on this platform (its skills taxonomy, company pages):
     a PERSON guess inside one is not redacted. Member mentions are redacted regardless."""
+
+    @field_validator("pii_types")
+    @classmethod
+    def _have_detectors(cls, types: list[PiiType]) -> list[PiiType]:
+        known = _detected_types()
+        missing = [t.value for t in types if t not in known]
+        if missing:
+            raise ValueError(f"no detector for {', '.join(missing)}; types with one: {', '.join(t.value for t in known)}")
+        return types
 
 
 class PackVersion(_Strict):
