@@ -58,6 +58,9 @@ def write_export(network: Path) -> None:
     signins = [{"member_id": "m_vpn", "ip": "2.2.2.2", "at": VPN_SIGNIN}]  # 2.2.2.2: Sweden (EEA) per iptocc
     signins += [{"member_id": m, "ip": "8.8.8.8", "at": NOW} for m in ("m_us", "m_kid")]
     pq.write_table(pa.Table.from_pylist(signins, schema=schema.SIGNINS), network / "signins.parquet")
+    # present and empty: the members' choices, requests and notices live in the ledger
+    for name in ("consent_events", "requests", "notices"):
+        pq.write_table(schema.TABLES[name].empty_table(), network / f"{name}.parquet")
 
 
 def csrf_of(html: str) -> str:

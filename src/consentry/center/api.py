@@ -23,10 +23,14 @@ from consentry.ledger.store import LedgerConflict
 from consentry.vocab import Choice, Purpose, Source
 
 log = logging.getLogger("consentry.center")
+# What any /api/v1 route may answer besides its own codes (every API router uses it).
+API_RESPONSES: dict[int | str, dict] = {
+    400: {"description": "a body that cannot be read (e.g. not UTF-8)"},
+    401: {"description": "missing or invalid X-API-Key"},
+    413: {"description": "a body over the size limit"},
+}
 router = APIRouter(prefix="/api/v1", tags=["platform API"], dependencies=[Depends(require_api_key)],
-                   responses={400: {"description": "a body that cannot be read (e.g. not UTF-8)"},
-                              401: {"description": "missing or invalid X-API-Key"},
-                              413: {"description": "a body over the size limit"}})
+                   responses=API_RESPONSES)
 
 
 MemberId = Annotated[str, Path(min_length=1, max_length=128, pattern=MEMBER_ID_RE.pattern,

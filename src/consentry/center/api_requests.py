@@ -19,13 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from consentry.center import fulfil
 from consentry.center.api import MemberId
+from consentry.center.api import API_RESPONSES
 from consentry.center.auth import MEMBER_ID_RE, require_api_key
 from consentry.center.web import sources
 from consentry.ledger.store import LedgerConflict
 
 log = logging.getLogger("consentry.center")
 router = APIRouter(prefix="/api/v1", tags=["platform API"], dependencies=[Depends(require_api_key)],
-                   responses={401: {"description": "missing or invalid X-API-Key"}})
+                   responses=API_RESPONSES)
 
 RequestId = Annotated[str, Path(min_length=1, max_length=128, pattern=MEMBER_ID_RE.pattern, description="the request id")]
 
