@@ -48,7 +48,7 @@ class LazyCsrf:
         return csrf_token(self.request)
 
 
-def render(request: Request, name: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
+def render(request: Request, name: str, /, status_code: int = 200, **ctx: Any) -> HTMLResponse:
     member = session_member(request)
     gpc = bool(getattr(request.state, "gpc", False))
     gpc_pending: list[str] = []
