@@ -91,6 +91,8 @@ class ForgetReport:
         }
 
     def text(self) -> str:
+        if self.run_id == "none":
+            return "no unfinished forget run: nothing to resume"
         s = self.summary()
         lines = [f"finished interrupted forget run {r.run_id}: {r.items_removed} item(s) removed, "
                  f"{len(r.receipts)} receipt(s)" for r in self.resumed]
@@ -270,6 +272,18 @@ def _retrain(removals: list[erase.Removal], settings: Any) -> list[Any]:
     return list(retrain_affected(removals, settings) or [])
 
 
+def _model_changes(saved: list[dict[str, Any]]) -> list[Any]:
+    """Model changes as the journal kept them, back as `forgetting.models.ModelChange` where they fit."""
+    if not saved:
+        return []
+    try:
+        from consentry.forgetting.models import ModelChange
+
+        return [ModelChange(**d) for d in saved]
+    except (ImportError, TypeError):
+        return list(saved)
+
+
 def _model_members(mc: Any) -> set[str] | None:
     """Which members a model change concerns (ModelChange has one `member_id`)."""
     get = mc.get if isinstance(mc, dict) else (lambda k, _m=mc: getattr(_m, k, None))
@@ -316,7 +330,7 @@ def forget(
     with layout.purpose_lock(ctx.root / layout.FORGET_DIR):
         resumed = [_finish(j, ctx) for j in layout.forget_runs(ctx.root)]
         if not (request_id or pending):
-            report = resumed.pop() if resumed else ForgetReport("nothing-to-resume", now or dt.datetime.now(dt.UTC))
+            report = resumed.pop() if resumed else ForgetReport("none", now or dt.datetime.now(dt.UTC))
             report.resumed = resumed
             return report
         journal = _start(request_id, pending, ctx, now or dt.datetime.now(dt.UTC), retrain)
@@ -406,11 +420,11 @@ def _finish(journal: dict[str, Any], ctx: _Context) -> ForgetReport:
     report.timings["copies_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    if "models" in journal:
-        report.models = journal["models"]
+    if "models" in journal:  # retrained before the crash: what it did is in the journal
+        report.models = _model_changes(journal["models"])
     else:
-        report.models = [_plain(m) for m in _retrain(report.removals, ctx.settings)] if journal.get("retrain") else []
-        journal["models"] = report.models
+        report.models = _retrain(report.removals, ctx.settings) if journal.get("retrain") else []
+        journal["models"] = [_plain(m) for m in report.models]
         journal["phase"] = "receipts"
         _save(journal, ctx.root)
     reached("models_retrained")
