@@ -246,3 +246,19 @@ def test_logs_exports_and_model_lineage_are_checked(world, network: Path) -> Non
     assert [f.check for f in _verify(settings, ledger, network).findings] == ["checkpoint"]
     ckpt.unlink()
     assert _verify(settings, ledger, network).ok
+
+
+def test_a_snapshot_built_after_the_erasure_without_the_ledger_is_caught_and_cleaned(world, network: Path) -> None:
+    settings, ledger, snap, members = world
+    _erase(ledger, members[:1])
+    forget(pending=True, settings=settings, ledger=ledger, retrain=False)
+    receipt = _receipts(settings.home)[members[0]][0]
+    again = build_snapshot(network, "linkedin-2024", "genai_training", AS_OF, settings.snapshots, workers=1, shards=4)
+    report = _verify(settings, ledger, network)
+    assert not report.ok and {f.check for f in report.findings} >= {"member"}, report.text()
+
+    forget(pending=True, settings=settings, ledger=ledger, retrain=False)
+    assert _verify(settings, ledger, network).ok
+    new = _receipts(settings.home)[members[0]]
+    assert receipt["snapshots"][0] in new[-1]["snapshots"]  # the first finding still stands
+    assert f"genai_training/{again.version}" in {s["snapshot"] for s in new[-1]["snapshots"]}

@@ -110,9 +110,14 @@ def _affected(snap: Snapshot, targets: list[Target], run_id: str, at: dt.datetim
     )
 
 
+def affected(snap: Snapshot, targets: list[Target]) -> pa.Table:
+    """The lineage rows of `snap` that `targets` name, with the request that names each."""
+    return _affected(snap, targets, "", dt.datetime.now(dt.UTC))
+
+
 def hits(snap: Snapshot, targets: list[Target]) -> bool:
     """Whether `snap` holds anything `targets` name (a read of its lineage)."""
-    return _affected(snap, targets, "", dt.datetime.now(dt.UTC)).num_rows > 0
+    return affected(snap, targets).num_rows > 0
 
 
 def _journal_path(snap_path: Path) -> Path:

@@ -381,6 +381,8 @@ def _start(request_id: str | None, pending: bool, ctx: _Context, at: dt.datetime
         tasks += tasks_from_events(events, pairs)
     requests = [{"request_id": r.request_id, "member_id": r.member_id, "kind": r.kind,
                  "item_ids": list(r.item_ids) if r.item_ids is not None else None} for r in requests]
+    if pending:
+        requests += _reappeared(ledger, {r["request_id"] for r in requests}, ctx.root)
     tasks = tasks_from_requests(requests) + tasks
     journal = {
         "run_id": run_id, "at": at.isoformat(), "phase": "snapshots", "retrain": retrain,
@@ -391,6 +393,24 @@ def _start(request_id: str | None, pending: bool, ctx: _Context, at: dt.datetime
     _save(journal, ctx.root)
     reached("run_journal")
     return journal
+
+
+def _reappeared(ledger: Any, known: set[str], root: Path) -> list[dict[str, Any]]:
+    """Processed erasure requests whose data a live snapshot holds again (say, one built
+    without the ledger after the erasure): `--pending` removes it again."""
+    done = [r for r in ledger.requests_table().to_pylist()
+            if r["kind"] in ERASE_KINDS and r["request_id"] not in known]
+    if not done:
+        return []
+    tasks = tasks_from_requests(done)
+    hit: set[str] = set()
+    for snap in list_snapshots(root):
+        targets, _ = _targets(snap, tasks)
+        if targets:
+            found = erase.affected(snap, targets)
+            hit |= set(found.column("request_id").to_pylist())
+    return [{**r, "item_ids": list(r["item_ids"]) if r["item_ids"] is not None else None}
+            for r in done if r["request_id"] in hit]
 
 
 def _finish(journal: dict[str, Any], ctx: _Context) -> ForgetReport:

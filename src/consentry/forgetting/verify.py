@@ -189,6 +189,12 @@ def verify_erasure(
             report.findings.append(Finding(str(lin), item_id, "id"))
         for item_id, member_id in _member_hits(lt, member_set):
             report.findings.append(Finding(str(lin), item_id, "member", f"of {member_id}"))
+        inter = s.path / layout.INTERACTIONS
+        if inter.exists() and len(member_set):
+            report.files_scanned += 1
+            it = pq.read_table(inter, columns=["member_id"])
+            for m in set(it.filter(pc.is_in(it.column("member_id"), value_set=member_set)).column("member_id").to_pylist()):
+                report.findings.append(Finding(str(inter), None, "member", f"interactions of {m}"))
         q = s.path / layout.QUARANTINE
         if q.exists() and report.originals_searched:
             report.files_scanned += 1
