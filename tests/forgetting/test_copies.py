@@ -230,6 +230,12 @@ def test_logs_exports_and_model_lineage_are_checked(world, network: Path) -> Non
         z.writestr("items.jsonl", json.dumps({"text": text}) + "\n")
     assert any(f.file.startswith(str(bundle)) for f in _verify(settings, ledger, network).findings)
     bundle.unlink()
+    mine = settings.home / "exports" / members[0] / "x1.json"  # the center's bundle of the member
+    mine.parent.mkdir()
+    mine.write_text(json.dumps({"member_id": members[0]}))
+    assert [f.check for f in _verify(settings, ledger, network).findings] == ["export"]
+    forget(pending=True, settings=settings, ledger=ledger, retrain=False)
+    assert not mine.parent.exists() and _verify(settings, ledger, network).ok
 
     # The registry's lineage: a live model trained on the member is unfinished erasure;
     # a superseded one may stay as lineage only once its checkpoints are deleted.

@@ -40,8 +40,8 @@ POINTS = [*STEPS, "snapshot_journal:2", "shard_rewritten:3", "request_marked:2"]
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory, network: Path, redaction_key: None) -> Path:
-    """A home with two snapshots (forward_only and retroactive), a staged export, and a ledger
-    holding two erasure requests and one retroactive opt-out."""
+    """A home with two snapshots (forward_only and retroactive), a staged export, an export
+    bundle, and a ledger holding two erasure requests and one retroactive opt-out."""
     from consentry.ledger.store import Ledger
     from consentry.network import reader
     from consentry.settings import Settings
@@ -57,6 +57,9 @@ def template(tmp_path_factory: pytest.TempPathFactory, network: Path, redaction_
     ledger.append_request(common[0], "erase_account", NOW, client_request_id="k1", request_id="r1")
     ledger.append_request(common[1], "erase_account", NOW, client_request_id="k2", request_id="r2")
     ledger.append_event(common[2], "ml_personalization", "opt_out", "settings", NOW, client_request_id="k3")
+    bundle = home / "exports" / common[0] / "x1.json"  # the center's export bundle of an erased member
+    bundle.parent.mkdir(parents=True)
+    bundle.write_text(json.dumps({"member_id": common[0]}))
     ledger.close()
     return home
 

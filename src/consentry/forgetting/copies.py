@@ -1,10 +1,11 @@
-"""The copies of member data that live outside snapshots: staged exports and caches.
+"""The copies of member data that live outside snapshots: staged exports, export bundles, caches.
 
 `decide` and `explain` stage an export once into `$CONSENTRY_HOME/staged/<hash>/`
 and reuse it; the job matcher caches embeddings by content hash under
 `models/embeddings/`. An erasure must reach them too. A staged export keeps its
 rows (the plan must still see every item, and exclude it as `erased`) but loses the
-erased texts and the quarantined raw rows; a cache loses the erased hashes.
+erased texts and the quarantined raw rows; the center's export bundles of a member
+who asked for an erasure are deleted; a cache loses the erased hashes.
 
 The set of what is erased comes from the ledger, the system of record: every
 erasure request ever filed, processed or not, so a copy staged after the forget
@@ -39,6 +40,7 @@ class Erased:
     members: dict[str, str] = field(default_factory=dict)  # member_id -> request_id
     items: dict[str, str] = field(default_factory=dict)  # item_id -> request_id
     pending: list[str] = field(default_factory=list)  # request ids not yet processed
+    owners: set[str] = field(default_factory=set)  # members who asked to erase single items
 
     def __bool__(self) -> bool:
         return bool(self.members or self.items)
@@ -60,6 +62,7 @@ def erased_in_ledger(ledger: Any) -> Erased:
         if r["request_id"] in pending:
             out.pending.append(r["request_id"])
         if r["kind"] == "erase_items":
+            out.owners.add(r["member_id"])
             for i in r["item_ids"] or []:
                 out.items.setdefault(i, r["request_id"])
         else:
@@ -150,6 +153,26 @@ def scrub_staged(staged_root: Path, erased: Erased) -> list[Path]:
                 layout.write_atomic(q, "".join(kept).encode("utf-8"))
                 changed.append(q)
     return changed
+
+
+def export_dirs(home: Path, erased: Erased) -> list[Path]:
+    """The center's export bundles (`exports/<member>/`) of members with an erasure request.
+
+    A bundle is a full copy of what the member asked to see, texts included; after an
+    erasure it would still hold them, so it goes (a new export request reflects the erasure).
+    """
+    d = Path(home) / "exports"
+    if not d.is_dir():
+        return []
+    names = set(erased.members) | erased.owners
+    return sorted(d / m for m in names if m not in (".", "..") and "/" not in m and (d / m).is_dir())
+
+
+def delete_exports(home: Path, erased: Erased) -> list[Path]:
+    gone = export_dirs(home, erased)
+    for p in gone:
+        shutil.rmtree(p)
+    return gone
 
 
 def cache_files(models_dir: Path) -> list[Path]:

@@ -435,6 +435,8 @@ def _finish(journal: dict[str, Any], ctx: _Context) -> ForgetReport:
     erased = copies.erased_in_ledger(ctx.ledger)
     report.copies = [str(p) for p in copies.scrub_staged(Path(ctx.settings.home) / "staged", erased)]
     reached("staged_rewritten")
+    report.copies += [str(p) for p in copies.delete_exports(Path(ctx.settings.home), erased)]
+    reached("exports_deleted")
     report.copies += [str(p) for p in copies.scrub_caches(Path(ctx.settings.models), _erased_hashes(ctx.root))]
     reached("caches_scrubbed")
     report.timings["copies_s"] = time.perf_counter() - clock

@@ -23,6 +23,7 @@ STEPS = (
     "snapshot_done",      # the snapshot's journal is removed
     "snapshots_done",     # every snapshot of the run is rewritten
     "staged_rewritten",   # staged exports no longer hold erased texts
+    "exports_deleted",    # the center's export bundles of erased members are gone
     "caches_scrubbed",
     "models_retrained",
     "receipts_written",

@@ -10,6 +10,8 @@ unfinished erasure, not a success). Checks, each a finding when it fails:
   item's original text (Aho-Corasick over the originals read from the export);
   quarantine files are searched too, since they keep raw rows;
 - staged exports (`$CONSENTRY_HOME/staged/`): no erased item keeps its text;
+- the center's export bundles (`exports/<member>/`): none left for a member who asked
+  for an erasure;
 - caches keyed by content hash (`models/embeddings/`): no erased hash;
 - models: no live version's lineage holds erased data, and the checkpoints of
   superseded versions that did are deleted;
@@ -205,6 +207,8 @@ def verify_erasure(
     if home is not None:
         for file, item_id, detail in copies.staged_findings(Path(home) / "staged", requested):
             report.findings.append(Finding(file, item_id, "staged", detail))
+        for d in copies.export_dirs(Path(home), requested):
+            report.findings.append(Finding(str(d), None, "export", "export bundles of a member who asked for erasure"))
     if models_dir is not None:
         _check_models(Path(models_dir), snaps, per_snap, global_ids, members, report)
         live = _live_hashes(snaps)
