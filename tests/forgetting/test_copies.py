@@ -33,12 +33,13 @@ class Crash(RuntimeError):
 
 
 @pytest.fixture
-def world(home: Path, network: Path, redaction_key: None):
+def world(home: Path, network: Path, redaction_key: None, monkeypatch: pytest.MonkeyPatch):
     """A home with a ledger, one snapshot and a staged export (as `decide` leaves it)."""
     from consentry.ledger.store import Ledger
     from consentry.network import reader
     from consentry.settings import Settings
 
+    monkeypatch.setenv("CONSENTRY_NETWORK_DIR", str(network))
     settings = Settings()
     ledger = Ledger(settings.ledger).create()
     build_snapshot(network, "linkedin-2024", "genai_training", AS_OF, settings.snapshots, workers=1, shards=4)
@@ -221,9 +222,11 @@ def test_logs_exports_and_model_lineage_are_checked(world, network: Path) -> Non
 
     log = settings.home / "logs" / "center.log"
     log.parent.mkdir()
-    log.write_text(f"2026-01-01 INFO drafted: {text}\n")
+    log.write_text(f"2026-01-01 INFO started\n2026-01-01 INFO drafted: {text}\n2026-01-01 INFO done\n")
     assert any(f.file == str(log) for f in _verify(settings, ledger, network).findings)
-    log.unlink()
+    forget(pending=True, settings=settings, ledger=ledger, retrain=False)  # the line goes, the others stay
+    assert log.read_text() == "2026-01-01 INFO started\n2026-01-01 INFO done\n"
+    assert _verify(settings, ledger, network).ok
     bundle = settings.home / "exports" / "bundle.zip"
     bundle.parent.mkdir()
     with zipfile.ZipFile(bundle, "w") as z:

@@ -47,7 +47,7 @@ def template(tmp_path_factory: pytest.TempPathFactory, network: Path, redaction_
     from consentry.settings import Settings
 
     home = tmp_path_factory.mktemp("kill") / "home"
-    settings = Settings(home=home)
+    settings = Settings(home=home, network_dir=network)
     ledger = Ledger(settings.ledger).create()
     build_snapshot(network, "linkedin-2024", "genai_training", AS_OF, settings.snapshots, workers=1, shards=4)
     build_snapshot(network, "strict", "ml_personalization", AS_OF, settings.snapshots, workers=1, shards=4)
@@ -60,6 +60,10 @@ def template(tmp_path_factory: pytest.TempPathFactory, network: Path, redaction_
     bundle = home / "exports" / common[0] / "x1.json"  # the center's export bundle of an erased member
     bundle.parent.mkdir(parents=True)
     bundle.write_text(json.dumps({"member_id": common[0]}))
+    items = pq.read_table(network / "items.parquet", columns=["member_id", "text"]).to_pylist()
+    text = max((r["text"] for r in items if r["member_id"] == common[1] and r["text"]), key=len)
+    (home / "logs").mkdir()
+    (home / "logs" / "app.log").write_text(f"INFO drafted {text}\nINFO done\n")  # a log holding an erased text
     ledger.close()
     return home
 
@@ -68,12 +72,12 @@ def _members(snap: catalog.Snapshot) -> set[str]:
     return set(pq.read_table(snap.path / layout.LINEAGE, columns=["member_id"]).column("member_id").to_pylist())
 
 
-def _world(template: Path, dest: Path):
+def _world(template: Path, dest: Path, network: Path):
     from consentry.ledger.store import Ledger
     from consentry.settings import Settings
 
     shutil.copytree(template, dest)
-    settings = Settings(home=dest)
+    settings = Settings(home=dest, network_dir=network)
     return settings, Ledger(settings.ledger).create()
 
 
@@ -105,16 +109,17 @@ def _verify(settings, ledger, network: Path):
 def test_forget_killed_at_every_step_is_finished_by_a_rerun(template: Path, tmp_path: Path, network: Path) -> None:
     from consentry.forgetting.run import forget
 
-    settings, ledger = _world(template, tmp_path / "reference")
+    settings, ledger = _world(template, tmp_path / "reference", network)
     forget(pending=True, settings=settings, ledger=ledger, retrain=False)
     assert _verify(settings, ledger, network).ok
     want, want_receipts = _state(settings), _receipts(settings.home)
+    assert (settings.home / "logs" / "app.log").read_text() == "INFO done\n"
     assert len(want_receipts) == 3 and all(r[0]["snapshots"] for r in want_receipts.values())
 
     for point in POINTS:
         home = tmp_path / point.replace(":", "-")
-        settings, ledger = _world(template, home)
-        env = {**os.environ, "CONSENTRY_HOME": str(home), KILL_ENV: point}
+        settings, ledger = _world(template, home, network)
+        env = {**os.environ, "CONSENTRY_HOME": str(home), "CONSENTRY_NETWORK_DIR": str(network), KILL_ENV: point}
         p = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True)
         assert p.returncode == -signal.SIGKILL, (point, p.stderr.decode()[-2000:])
 

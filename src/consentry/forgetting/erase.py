@@ -330,5 +330,17 @@ def tombstones(snap_path: Path) -> pa.Table:
     return pq.read_table(path).cast(TOMBSTONE_SCHEMA) if path.exists() else TOMBSTONE_SCHEMA.empty_table()
 
 
+def live_hashes(snaps: Iterable[Snapshot], hashes: set[str]) -> set[str]:
+    """Which of `hashes` some snapshot's lineage still lists (another item with the same content)."""
+    value_set = pa.array(sorted(hashes), pa.string())
+    found: set[str] = set()
+    if len(value_set) == 0:
+        return found
+    for snap in snaps:
+        col = pq.read_table(snap.path / layout.LINEAGE, columns=["content_hash"]).column("content_hash")
+        found |= set(pc.unique(col.filter(pc.is_in(col, value_set=value_set))).to_pylist())
+    return found
+
+
 def targets_for_items(item_ids: Iterable[str], reason: str, request_id: str | None) -> Target:
     return Target(reason=reason, request_id=request_id, items=set(item_ids))

@@ -439,6 +439,12 @@ def _finish(journal: dict[str, Any], ctx: _Context) -> ForgetReport:
     reached("exports_deleted")
     report.copies += [str(p) for p in copies.scrub_caches(Path(ctx.settings.models), _erased_hashes(ctx.root))]
     reached("caches_scrubbed")
+    from consentry.forgetting.verify import scrub_logs
+
+    network = Path(ctx.settings.network)
+    report.copies += [str(p) for p in scrub_logs(ctx.root, network if network.is_dir() else None, ledger=ctx.ledger,
+                                                 home=ctx.settings.home, models_dir=ctx.settings.models)]
+    reached("logs_scrubbed")
     report.timings["copies_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -489,13 +495,12 @@ def _recover_all(root: Path) -> None:
 
 def _erased_hashes(root: Path) -> set[str]:
     """Content hashes of erased items no live snapshot still holds (caches may keep the others)."""
+    snaps = list_snapshots(root)
     erased: set[str] = set()
-    live: set[str] = set()
-    for snap in list_snapshots(root):
+    for snap in snaps:
         t = erase.tombstones(snap.path)
         erased |= set(t.filter(pc.equal(t.column("reason"), "erased")).column("content_hash").to_pylist())
-        live |= set(pq.read_table(snap.path / layout.LINEAGE, columns=["content_hash"]).column("content_hash").to_pylist())
-    return erased - live
+    return erased - erase.live_hashes(snaps, erased)
 
 
 def _findings(root: Path) -> dict[str, list[dict[str, Any]]]:

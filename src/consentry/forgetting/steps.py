@@ -25,6 +25,7 @@ STEPS = (
     "staged_rewritten",   # staged exports no longer hold erased texts
     "exports_deleted",    # the center's export bundles of erased members are gone
     "caches_scrubbed",
+    "logs_scrubbed",      # log lines holding an erased text are gone
     "models_retrained",
     "receipts_written",
     "request_marked",     # one erasure request is marked processed in the ledger

@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from consentry.forgetting import copies
-from consentry.forgetting.erase import tombstones
+from consentry.forgetting.erase import live_hashes, tombstones
 from consentry.snapshots import layout
 from consentry.snapshots.catalog import list_snapshots
 
@@ -211,7 +211,7 @@ def verify_erasure(
             report.findings.append(Finding(str(d), None, "export", "export bundles of a member who asked for erasure"))
     if models_dir is not None:
         _check_models(Path(models_dir), snaps, per_snap, global_ids, members, report)
-        live = _live_hashes(snaps)
+        live = live_hashes(snaps, global_hashes)
         for file, h in copies.cache_findings(Path(models_dir), global_hashes - live):
             report.findings.append(Finding(file, None, "cache", h))
     if home is not None and report.originals_searched:
@@ -236,13 +236,6 @@ def _member_hits(t: pa.Table, member_set: pa.Array) -> list[tuple[str, str]]:
         return []
     hit = t.filter(pc.is_in(t.column("member_id"), value_set=member_set))
     return list(zip(hit.column("item_id").to_pylist(), hit.column("member_id").to_pylist(), strict=True))
-
-
-def _live_hashes(snaps: list[Any]) -> set[str]:
-    out: set[str] = set()
-    for s in snaps:
-        out |= set(pq.read_table(s.path / layout.LINEAGE, columns=["content_hash"]).column("content_hash").to_pylist())
-    return out
 
 
 def _check_models(models_dir: Path, snaps: list[Any], per_snap: dict[Path, pa.Table], ids: set[str],
@@ -282,6 +275,26 @@ SWEEP_TEXT = {".json", ".jsonl", ".log", ".txt", ".csv", ".tsv", ".md", ".html",
 SWEEP_SKIP = {".sqlite", ".sqlite-wal", ".sqlite-shm", ".lock", ".safetensors", ".pt", ".bin", ".gguf"}
 
 
+def _sweep_files(home: Path, root: Path, network_dir: str | Path | None,
+                 models_dir: str | Path | None) -> list[Path]:
+    """Every file under the home but the export, published snapshots, staged items and checkpoints."""
+    skip = {Path(network_dir).resolve()} if network_dir else set()
+    skip |= {s.resolve() for p in (root.iterdir() if root.is_dir() else []) if p.is_dir()
+             for s in (p / v for v in layout.versions(p))}
+    if models_dir is not None:
+        skip.add(Path(models_dir).resolve() / "checkpoints")
+    staged_items = {(d / "items.parquet").resolve() for d in copies.staged_dirs(home / "staged")}
+    out = []
+    for path in sorted(home.rglob("*")):
+        if not path.is_file() or path.suffix in SWEEP_SKIP:
+            continue
+        rp = path.resolve()
+        if rp in staged_items or any(rp.is_relative_to(x) for x in skip):
+            continue
+        out.append(path)
+    return out
+
+
 def _sweep(home: Path, root: Path, network_dir: str | Path | None, models_dir: str | Path | None,
            auto: Any, shared: set[str], report: VerifyReport) -> None:
     """Everything else under the home: logs, receipts, exports, caches, leftovers.
@@ -291,24 +304,52 @@ def _sweep(home: Path, root: Path, network_dir: str | Path | None, models_dir: s
     covers them). A hit is an erased item's original text, unless another member
     wrote the very same text (then it is that member's own data).
     """
-    skip = {Path(network_dir).resolve()} if network_dir else set()
-    published = {s.resolve() for p in (root.iterdir() if root.is_dir() else []) if p.is_dir()
-                 for s in (p / v for v in layout.versions(p))}
-    staged_items = {(d / "items.parquet").resolve() for d in copies.staged_dirs(home / "staged")}
-    for path in sorted(home.rglob("*")):
-        if not path.is_file() or path.suffix in SWEEP_SKIP:
-            continue
-        rp = path.resolve()
-        if any(rp.is_relative_to(x) for x in skip | published) or rp in staged_items:
-            continue
-        if models_dir is not None and rp.is_relative_to(Path(models_dir).resolve() / "checkpoints"):
-            continue
+    for path in _sweep_files(home, root, network_dir, models_dir):
         for where, text in _texts(path):
             report.files_scanned += 1
             for _end, orig_id in auto.iter(text):
                 if orig_id not in shared:
                     report.findings.append(Finding(where, orig_id, "original_text", "an erased item's text"))
                     break
+
+
+LOG_SUFFIXES = {".log", ".jsonl", ".txt"}
+
+
+def scrub_logs(root: str | Path, network_dir: str | Path | None, *, ledger: Any, home: str | Path,
+               models_dir: str | Path | None = None) -> list[Path]:
+    """Drop every line of a log under the home that holds an erased item's original text.
+
+    Logs are line files (`.log`, `.jsonl`, `.txt`): a line is one record, so dropping it
+    loses no other record. Returns the files rewritten (each in one rename).
+    """
+    root, home = Path(root), Path(home)
+    snaps = list_snapshots(root)
+    ids: set[str] = set()
+    for s in snaps:
+        t = tombstones(s.path)
+        ids |= set(t.filter(pc.equal(t.column("reason"), "erased")).column("item_id").to_pylist())
+    requested = copies.erased_in_ledger(ledger)
+    ids |= set(requested.items)
+    originals = original_texts(Path(network_dir) if network_dir else None, sorted(ids), set(requested.members))
+    shared = _shared_originals(network_dir, originals, ids | set(originals))
+    auto = ahocorasick.Automaton()
+    for item_id, text in originals.items():
+        if item_id not in shared and len(text.strip()) >= MIN_ORIGINAL:
+            auto.add_word(text.strip(), item_id)
+    if len(auto) == 0:
+        return []
+    auto.make_automaton()
+    changed = []
+    for path in _sweep_files(home, root, network_dir, models_dir):
+        if path.suffix not in LOG_SUFFIXES:
+            continue
+        lines = path.read_text("utf-8", errors="replace").splitlines(keepends=True)
+        kept = [x for x in lines if next(auto.iter(x), None) is None]
+        if len(kept) != len(lines):
+            layout.write_atomic(path, "".join(kept).encode("utf-8"))
+            changed.append(path)
+    return changed
 
 
 def _texts(path: Path) -> list[tuple[str, str]]:
