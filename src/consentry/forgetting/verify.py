@@ -324,6 +324,10 @@ def scrub_logs(root: str | Path, network_dir: str | Path | None, *, ledger: Any,
     loses no other record. Returns the files rewritten (each in one rename).
     """
     root, home = Path(root), Path(home)
+    logs = [p for p in _sweep_files(home, root, network_dir, models_dir)
+            if p.suffix in LOG_SUFFIXES and p.parent.parent != home / "staged"]  # staged: scrubbed by id
+    if not logs:
+        return []
     snaps = list_snapshots(root)
     ids: set[str] = set()
     for s in snaps:
@@ -341,9 +345,7 @@ def scrub_logs(root: str | Path, network_dir: str | Path | None, *, ledger: Any,
         return []
     auto.make_automaton()
     changed = []
-    for path in _sweep_files(home, root, network_dir, models_dir):
-        if path.suffix not in LOG_SUFFIXES:
-            continue
+    for path in logs:
         lines = path.read_text("utf-8", errors="replace").splitlines(keepends=True)
         kept = [x for x in lines if next(auto.iter(x), None) is None]
         if len(kept) != len(lines):
