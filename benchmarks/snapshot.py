@@ -114,7 +114,7 @@ def main() -> None:
         n_items = pq.ParquetFile(net / "items.parquet").metadata.num_rows
     print(f"network: {args.members:,} members, {n_items:,} items ({time.perf_counter() - t:.0f}s to generate)")
 
-    settings = Settings(home=work / "home")
+    settings = Settings(home=work / "home", network_dir=net)  # forget reads the export for log scrubbing
     root = settings.snapshots
     shutil.rmtree(root, ignore_errors=True)
     with PeakRSS() as mem:

@@ -178,7 +178,11 @@ class Sources:
                     "as_of": plain(m.as_of), "pack": m.pack_ref, "pack_name": m.pack, "content_hash": m.content_hash,
                     "included": [], "excluded": [],
                     "forget_history": [plain(f.model_dump()) for f in m.forget_history],
+                    "unfinished_forget": snap.unfinished_forget,
                 }
+                if entry["unfinished_forget"]:  # torn or still holding erased data: say so, read nothing
+                    out.append(entry)
+                    continue
                 lin, exc = snap.path / "lineage.parquet", snap.path / "excluded.parquet"
                 if lin.exists():
                     entry["included"] = [

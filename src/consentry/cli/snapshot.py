@@ -94,19 +94,27 @@ def list_(
     t = Table()
     snaps = list_snapshots(_root(root), purpose)
     if as_json:
-        typer.echo(json.dumps([{"snapshot": s.ref, "path": str(s.path), **s.manifest.model_dump(mode="json",
+        typer.echo(json.dumps([{"snapshot": s.ref, "path": str(s.path), "unfinished_forget": s.unfinished_forget,
+                   **s.manifest.model_dump(mode="json",
                    include={"pack", "pack_version", "as_of", "engine", "content_hash", "counts"})}
                    for s in snaps], indent=2))
         return
     t.add_column("snapshot", no_wrap=True)
     t.add_column("pack", no_wrap=True)
-    for col in ("as_of", "engine", "included", "excluded", "forgotten", "content hash"):
+    for col in ("as_of", "engine", "included", "excluded", "forgotten", "content hash", "state"):
         t.add_column(col)
+    unfinished = []
     for s in snaps:
         m = s.manifest
+        why = s.unfinished_forget
+        if why:
+            unfinished.append(why)
         t.add_row(s.ref, m.pack_ref, f"{m.as_of:%Y-%m-%d}", m.engine, f"{m.counts.get('included', 0):,}",
-                  f"{m.counts.get('excluded', 0):,}", f"{m.counts.get('forgotten', 0):,}", m.content_hash[:16])
+                  f"{m.counts.get('excluded', 0):,}", f"{m.counts.get('forgotten', 0):,}", m.content_hash[:16],
+                  "[red]FORGET UNFINISHED[/red]" if why else "ok")
     console.print(t)
+    for why in unfinished:
+        console.print(f"[red]{why}[/red]; run consentry forget --resume (or --pending)", soft_wrap=True)
 
 
 @snapshot_app.command()
@@ -119,9 +127,14 @@ def show(
     from consentry.snapshots.catalog import resolve
 
     s = _resolve(resolve, root, ref)
+    why = s.unfinished_forget
     if as_json:
-        typer.echo(s.manifest.dumps().decode())
+        typer.echo(json.dumps({**s.manifest.model_dump(mode="json"), "unfinished_forget": why},
+                              indent=2, sort_keys=True))
         return
+    if why:
+        console.print(f"[red]FORGET UNFINISHED: {why}[/red]; run consentry forget --resume (or --pending) "
+                      "before reading this snapshot", soft_wrap=True)
     _summary(s.manifest)
     for e in s.manifest.forget_history:
         console.print(f"forget {e.run_id} at {e.at:%Y-%m-%d %H:%M}: -{e.items_removed} items of "
@@ -168,18 +181,44 @@ def diff(
 
 @snapshot_app.command("verify-erasure")
 def verify_erasure(
-    root: Path = typer.Option(None, "--root"),
+    root: Path = typer.Option(None, "--root", help="snapshots directory (default: $CONSENTRY_HOME/snapshots)"),
     network: Path = typer.Option(None, "--network", help="export with the original texts (default: $CONSENTRY_HOME/network)"),
 ) -> None:
-    """Prove that no erased item's id, hash or original text remains in any live file."""
+    """Prove that no erased item's id, hash or original text remains in any copy consentry keeps.
+
+    Snapshots (every version), staged exports, caches, model lineage and checkpoints,
+    and every other file under $CONSENTRY_HOME; exit 1 while a forget is unfinished
+    or anything erased is found, 2 on bad options.
+    """
     from consentry.forgetting.verify import verify_erasure as run
     from consentry.settings import get_settings
 
-    network = network or get_settings().network
-    report = run(_root(root), network if network.exists() else None)
+    settings = get_settings()
+    if root is not None and not root.is_dir():
+        _fail(f"--root {root}: no such snapshots directory")
+    if network is not None and not network.is_dir():
+        _fail(f"--network {network}: no such export directory")
+    network = network or settings.network
+    report = run(root or settings.snapshots, network if network.is_dir() else None, ledger=_ledger(settings),
+                 home=settings.home, models_dir=settings.models, missing_ok=root is None)
     console.print(report.text())
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _fail(message: str) -> None:
+    """One line on stderr, exit 2: a bad option is no verification result."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _ledger(settings):  # noqa: ANN001, ANN202 - Settings -> Ledger | None
+    """The ledger when there is one (never create an empty one just to read it)."""
+    if not (settings.ledger_url or (settings.home / "ledger.sqlite").exists()):
+        return None
+    from consentry.ledger.store import Ledger
+
+    return Ledger(settings.ledger)
 
 
 def register(app: typer.Typer) -> None:

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from consentry.forgetting.steps import reached
 from consentry.snapshots import kernel, layout
 from consentry.snapshots.catalog import Snapshot
 from consentry.snapshots.manifest import ForgetEntry, Manifest
@@ -109,6 +110,16 @@ def _affected(snap: Snapshot, targets: list[Target], run_id: str, at: dt.datetim
     )
 
 
+def affected(snap: Snapshot, targets: list[Target]) -> pa.Table:
+    """The lineage rows of `snap` that `targets` name, with the request that names each."""
+    return _affected(snap, targets, "", dt.datetime.now(dt.UTC))
+
+
+def hits(snap: Snapshot, targets: list[Target]) -> bool:
+    """Whether `snap` holds anything `targets` name (a read of its lineage)."""
+    return affected(snap, targets).num_rows > 0
+
+
 def _journal_path(snap_path: Path) -> Path:
     return snap_path / layout.JOURNAL
 
@@ -128,6 +139,7 @@ def remove(snap: Snapshot, targets: list[Target], run_id: str, at: dt.datetime |
             "request_ids": sorted({t.request_id for t in targets if t.request_id}),
         }
         layout.write_atomic(_journal_path(snap.path), json.dumps(journal).encode())
+        reached("snapshot_journal")
         return _apply(snap.path, journal)
 
 
@@ -141,6 +153,7 @@ def recover(snap_path: Path) -> Removal | None:
 
 
 def _apply(snap_path: Path, journal: dict) -> Removal:
+    _clean_tmp(snap_path)
     at = dt.datetime.fromisoformat(journal["at"])
     rows = journal["rows"]
     for r in rows:
@@ -160,14 +173,17 @@ def _apply(snap_path: Path, journal: dict) -> Removal:
             _fsync(tmp)
             os.replace(tmp, path)
             layout.fsync_dir(path.parent)
+            reached("shard_rewritten")
         manifest.shard_hashes[f"{shard:02d}"] = kernel.shard_hash(keep)
         by_shard = manifest.counts.setdefault("by_shard", {})
         by_shard[f"{shard:02d}"] = keep.num_rows
     remaining_members = _rewrite_lineage(snap_path, gone_ids, set(gone.column("member_id").to_pylist()))
+    reached("lineage_rewritten")
     fully_gone = set(gone.column("member_id").to_pylist()) - remaining_members
     _rewrite_interactions(snap_path, fully_gone)
     _scrub_quarantine(snap_path, set(gone_ids.to_pylist()), fully_gone)
     _append_tombstones(snap_path, gone)
+    reached("tombstones_written")
     after = kernel.content_hash(manifest.shard_hashes)
     if not any(e.run_id == journal["run_id"] for e in manifest.forget_history):
         reasons: dict[str, int] = {}
@@ -185,9 +201,34 @@ def _apply(snap_path: Path, journal: dict) -> Removal:
     version = snap_path.name
     manifest.version = ""
     manifest.write(snap_path)
+    reached("manifest_swapped")
     _journal_path(snap_path).unlink(missing_ok=True)
     layout.fsync_dir(snap_path)
+    reached("snapshot_done")
     return Removal(manifest.purpose, version, snap_path, gone, shards, before, after)
+
+
+def _clean_tmp(snap_path: Path) -> None:
+    """Half-written files of a killed run (never read: a reader globs them as data)."""
+    for p in [*snap_path.glob(f"{layout.TMP_PREFIX}*"), *snap_path.glob(f"{layout.DATA}/*/{layout.TMP_PREFIX}*")]:
+        p.unlink(missing_ok=True)
+
+
+def removal_of_run(snap: Snapshot, run_id: str) -> Removal | None:
+    """What run `run_id` removed from `snap`, read back from its tombstones and manifest.
+
+    A rerun after a crash reports from these records, not from what it removes
+    itself (by then nothing), so its receipts say what the first attempt did.
+    """
+    tomb = tombstones(snap.path)
+    mine = tomb.filter(pc.equal(tomb.column("run_id"), run_id))
+    if mine.num_rows == 0:
+        return None
+    entry = next((e for e in snap.manifest.forget_history if e.run_id == run_id), None)
+    shards = sorted(set(mine.column("shard").to_pylist()))
+    before = entry.content_hash_before if entry else snap.manifest.content_hash
+    after = entry.content_hash_after if entry else snap.manifest.content_hash
+    return Removal(snap.purpose, snap.path.name, snap.path, mine, shards, before, after)
 
 
 def _fsync(path: Path) -> None:
@@ -287,6 +328,18 @@ def _append_tombstones(snap_path: Path, gone: pa.Table) -> None:
 def tombstones(snap_path: Path) -> pa.Table:
     path = snap_path / layout.TOMBSTONES
     return pq.read_table(path).cast(TOMBSTONE_SCHEMA) if path.exists() else TOMBSTONE_SCHEMA.empty_table()
+
+
+def live_hashes(snaps: Iterable[Snapshot], hashes: set[str]) -> set[str]:
+    """Which of `hashes` some snapshot's lineage still lists (another item with the same content)."""
+    value_set = pa.array(sorted(hashes), pa.string())
+    found: set[str] = set()
+    if len(value_set) == 0:
+        return found
+    for snap in snaps:
+        col = pq.read_table(snap.path / layout.LINEAGE, columns=["content_hash"]).column("content_hash")
+        found |= set(pc.unique(col.filter(pc.is_in(col, value_set=value_set))).to_pylist())
+    return found
 
 
 def targets_for_items(item_ids: Iterable[str], reason: str, request_id: str | None) -> Target:

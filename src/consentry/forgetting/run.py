@@ -23,8 +23,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from consentry.forgetting import erase
+from consentry.forgetting import copies, erase
 from consentry.forgetting.receipts import FORWARD_ONLY_NOTE, write_receipts
+from consentry.forgetting.steps import reached
 from consentry.snapshots import layout
 from consentry.snapshots.catalog import Snapshot, list_snapshots
 
@@ -64,6 +65,8 @@ class ForgetReport:
     models: list[Any] = field(default_factory=list)
     receipts: list[Path] = field(default_factory=list)
     requests_processed: list[str] = field(default_factory=list)
+    copies: list[str] = field(default_factory=list)
+    resumed: list[ForgetReport] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -82,12 +85,18 @@ class ForgetReport:
             "left_as_is_forward_only": len(self.forward_only),
             "models_changed": len(self.models),
             "receipts": len(self.receipts),
+            "copies_scrubbed": len(self.copies),
+            "resumed_runs": [r.run_id for r in self.resumed],
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
 
     def text(self) -> str:
+        if self.run_id == "none":
+            return "no unfinished forget run: nothing to resume"
         s = self.summary()
-        lines = [f"forget run {s['run_id']}: {s['tasks']} task(s), {s['items_removed']} item(s) removed "
+        lines = [f"finished interrupted forget run {r.run_id}: {r.items_removed} item(s) removed, "
+                 f"{len(r.receipts)} receipt(s)" for r in self.resumed]
+        lines += [f"forget run {s['run_id']}: {s['tasks']} task(s), {s['items_removed']} item(s) removed "
                  f"from {len(s['snapshots_changed'])} snapshot(s), {s['shards_rewritten']} shard file(s) rewritten"]
         for r in self.removals:
             lines.append(f"  {r.purpose}/{r.version}: -{r.items.num_rows} items, shards {r.shards}, "
@@ -101,6 +110,8 @@ class ForgetReport:
                          f"withdrawn member(s) ({shown}); new builds exclude them")
         if self.models:
             lines.append(f"  models changed: {len(self.models)}")
+        if self.copies:
+            lines.append(f"  staged exports and caches scrubbed: {len(self.copies)} file(s)")
         lines.append(f"  receipts written: {len(self.receipts)}")
         return "\n".join(lines)
 
@@ -178,34 +189,57 @@ def _members_in(snap: Snapshot, members: set[str]) -> set[str]:
     return set(pc.unique(t.column("member_id")).to_pylist())
 
 
+def _targets(snap: Snapshot, tasks: list[Task]) -> tuple[list[erase.Target], list[ForwardOnly]]:
+    """What `tasks` remove from one snapshot, and the withdrawals it keeps (forward_only)."""
+    targets: list[erase.Target] = []
+    kept: list[ForwardOnly] = []
+    withdrawals: dict[str, Task] = {}
+    for t in tasks:
+        if t.purpose is not None and t.purpose != snap.purpose:
+            continue
+        if t.reason == "erased":
+            targets.append(erase.Target("erased", t.request_id,
+                                        members=set() if t.items is not None else {t.member_id},
+                                        items=t.items or set()))
+        elif _opt_out_counts(snap, t.reason):
+            withdrawals[t.member_id] = t
+    if withdrawals:
+        if _retroactive(snap):
+            for t in withdrawals.values():
+                targets.append(erase.Target(t.reason, t.event_id, members={t.member_id}))
+        else:
+            for m in sorted(_members_in(snap, set(withdrawals))):
+                kept.append(ForwardOnly(m, snap.purpose, snap.version, snap.manifest.pack_ref,
+                                        withdrawals[m].event_id))
+    return targets, kept
+
+
+def plan(tasks: list[Task], root: Path) -> list[str]:
+    """The snapshots (`purpose/version`) that hold data `tasks` remove: what the run journal lists."""
+    out = []
+    for snap in list_snapshots(root):
+        targets, _ = _targets(snap, tasks)
+        if targets and erase.hits(snap, targets):
+            out.append(snap.ref)
+    return out
+
+
 def apply_tasks(tasks: list[Task], root: Path, run_id: str, at: dt.datetime) -> tuple[list[erase.Removal], list[ForwardOnly]]:
-    """Group tasks per live snapshot and remove; list forward_only snapshots left as is."""
+    """Group tasks per live snapshot and remove; list forward_only snapshots left as is.
+
+    Idempotent: a rerun of the same run finds nothing left to remove, and the
+    removals it returns are read back from the tombstones the run wrote.
+    """
     removals: list[erase.Removal] = []
     kept: list[ForwardOnly] = []
     for snap in list_snapshots(root):
-        targets: list[erase.Target] = []
-        withdrawals: dict[str, Task] = {}
-        for t in tasks:
-            if t.purpose is not None and t.purpose != snap.purpose:
-                continue
-            if t.reason == "erased":
-                targets.append(erase.Target("erased", t.request_id,
-                                            members=set() if t.items is not None else {t.member_id},
-                                            items=t.items or set()))
-            elif _opt_out_counts(snap, t.reason):
-                withdrawals[t.member_id] = t
-        if withdrawals:
-            if _retroactive(snap):
-                for t in withdrawals.values():
-                    targets.append(erase.Target(t.reason, t.event_id, members={t.member_id}))
-            else:
-                for m in sorted(_members_in(snap, set(withdrawals))):
-                    kept.append(ForwardOnly(m, snap.purpose, snap.version, snap.manifest.pack_ref,
-                                            withdrawals[m].event_id))
+        targets, left = _targets(snap, tasks)
+        kept += left
         if targets:
-            r = erase.remove(snap, targets, run_id, at)
-            if r is not None:
-                removals.append(r)
+            erase.remove(snap, targets, run_id, at)
+        r = erase.removal_of_run(snap, run_id)
+        if r is not None:
+            removals.append(r)
     return removals, kept
 
 
@@ -238,6 +272,18 @@ def _retrain(removals: list[erase.Removal], settings: Any) -> list[Any]:
     return list(retrain_affected(removals, settings) or [])
 
 
+def _model_changes(saved: list[dict[str, Any]]) -> list[Any]:
+    """Model changes as the journal kept them, back as `forgetting.models.ModelChange` where they fit."""
+    if not saved:
+        return []
+    try:
+        from consentry.forgetting.models import ModelChange
+
+        return [ModelChange(**d) for d in saved]
+    except (ImportError, TypeError):
+        return list(saved)
+
+
 def _model_members(mc: Any) -> set[str] | None:
     """Which members a model change concerns (ModelChange has one `member_id`)."""
     get = mc.get if isinstance(mc, dict) else (lambda k, _m=mc: getattr(_m, k, None))
@@ -252,6 +298,7 @@ def forget(
     request_id: str | None = None,
     pending: bool = False,
     *,
+    resume: bool = False,
     settings: Any = None,
     ledger: Any = None,
     root: str | Path | None = None,
@@ -259,9 +306,16 @@ def forget(
     now: dt.datetime | None = None,
     retrain: bool = True,
 ) -> ForgetReport:
-    """Process one request (`request_id`) or everything pending in the ledger (`pending`)."""
-    if not request_id and not pending:
-        raise ValueError("forget needs a request id or pending=True")
+    """Process one request (`request_id`), everything pending in the ledger (`pending`),
+    or only finish runs a crash interrupted (`resume`).
+
+    Every call first finishes the unfinished runs (their journals under
+    `<snapshots>/.forget/`), with their own run id, tasks and time, so a rerun after
+    a crash at any point completes the work and repeats the first attempt's receipts
+    instead of contradicting them. One run at a time (a lock beside the journals).
+    """
+    if not request_id and not pending and not resume:
+        raise ValueError("forget needs a request id, pending=True or resume=True")
     if settings is None:
         from consentry.settings import get_settings
 
@@ -270,16 +324,43 @@ def forget(
         from consentry.ledger.store import Ledger
 
         ledger = Ledger(settings.ledger).create()  # idempotent: upgrades an existing ledger
-    root = Path(root or settings.snapshots)
-    receipts_dir = Path(receipts_dir or settings.home / "receipts")
-    receipts_dir.mkdir(parents=True, exist_ok=True)
-    at = now or dt.datetime.now(dt.UTC)
-    run_id = f"{at.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
-    report = ForgetReport(run_id, at)
+    ctx = _Context(settings, ledger, Path(root or settings.snapshots),
+                   Path(receipts_dir or settings.home / "receipts"))
+    ctx.receipts_dir.mkdir(parents=True, exist_ok=True)
+    with layout.purpose_lock(ctx.root / layout.FORGET_DIR):
+        resumed = [_finish(j, ctx) for j in layout.forget_runs(ctx.root)]
+        if not (request_id or pending):
+            report = resumed.pop() if resumed else ForgetReport("none", now or dt.datetime.now(dt.UTC))
+            report.resumed = resumed
+            return report
+        journal = _start(request_id, pending, ctx, now or dt.datetime.now(dt.UTC), retrain)
+        report = _finish(journal, ctx)
+    report.resumed = resumed
+    return report
 
+
+@dataclass
+class _Context:
+    settings: Any
+    ledger: Any
+    root: Path
+    receipts_dir: Path
+
+
+def _journal_file(root: Path, run_id: str) -> Path:
+    return root / layout.FORGET_DIR / f"{run_id}.json"
+
+
+def _save(journal: dict[str, Any], root: Path) -> None:
+    layout.write_atomic(_journal_file(root, journal["run_id"]), json.dumps(journal, default=str).encode())
+
+
+def _start(request_id: str | None, pending: bool, ctx: _Context, at: dt.datetime, retrain: bool) -> dict[str, Any]:
+    """Decide the run's work from the ledger and write it down before touching anything."""
+    ledger = ctx.ledger
+    run_id = f"{at.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
     requests: list[Any] = []
     tasks: list[Task] = []
-    state = _state(receipts_dir)
     position = None
     if request_id:
         rec = ledger.request(request_id)
@@ -289,7 +370,7 @@ def forget(
     if pending:
         requests += [r for r in ledger.pending_requests() if r.request_id != request_id]
         position = ledger.position()
-        seen = int(state.get("ledger_position", 0))
+        seen = int(_state(ctx.receipts_dir).get("ledger_position", 0))
         events = ledger.events_table(upto_seq=position)
         if seen:
             old = set(ledger.events_table(upto_seq=seen).column("event_id").to_pylist())
@@ -298,38 +379,150 @@ def forget(
             new = events
         pairs = set(zip(new.column("member_id").to_pylist(), new.column("purpose").to_pylist(), strict=True))
         tasks += tasks_from_events(events, pairs)
+    requests = [{"request_id": r.request_id, "member_id": r.member_id, "kind": r.kind,
+                 "item_ids": list(r.item_ids) if r.item_ids is not None else None} for r in requests]
+    if pending:
+        requests += _reappeared(ledger, {r["request_id"] for r in requests}, ctx.root)
     tasks = tasks_from_requests(requests) + tasks
-    report.tasks = tasks
+    journal = {
+        "run_id": run_id, "at": at.isoformat(), "phase": "snapshots", "retrain": retrain,
+        "position": position, "requests": requests,
+        "tasks": [{**asdict(t), "items": sorted(t.items) if t.items is not None else None} for t in tasks],
+        "snapshots": plan(tasks, ctx.root),
+    }
+    _save(journal, ctx.root)
+    reached("run_journal")
+    return journal
+
+
+def _reappeared(ledger: Any, known: set[str], root: Path) -> list[dict[str, Any]]:
+    """Processed erasure requests whose data a live snapshot holds again (say, one built
+    without the ledger after the erasure): `--pending` removes it again."""
+    done = [r for r in ledger.requests_table().to_pylist()
+            if r["kind"] in ERASE_KINDS and r["request_id"] not in known]
+    if not done:
+        return []
+    tasks = tasks_from_requests(done)
+    hit: set[str] = set()
+    for snap in list_snapshots(root):
+        targets, _ = _targets(snap, tasks)
+        if targets:
+            found = erase.affected(snap, targets)
+            hit |= set(found.column("request_id").to_pylist())
+    return [{**r, "item_ids": list(r["item_ids"]) if r["item_ids"] is not None else None}
+            for r in done if r["request_id"] in hit]
+
+
+def _finish(journal: dict[str, Any], ctx: _Context) -> ForgetReport:
+    """Carry one run's journal to the end; every step is idempotent, so a crash anywhere is redone."""
+    run_id = journal["run_id"]
+    at = dt.datetime.fromisoformat(journal["at"])
+    report = ForgetReport(run_id, at)
+    report.tasks = [Task(**{**t, "items": set(t["items"]) if t.get("items") is not None else None})
+                    for t in journal.get("tasks", [])]
+    layout.clean_stale(ctx.receipts_dir)  # half-written receipt directories of a killed run
 
     clock = time.perf_counter()
-    report.removals, report.forward_only = apply_tasks(tasks, root, run_id, at)
+    _recover_all(ctx.root)
+    report.removals, report.forward_only = apply_tasks(report.tasks, ctx.root, run_id, at)
+    if journal.get("phase") == "snapshots":
+        journal["phase"] = "copies"
+        _save(journal, ctx.root)
+    reached("snapshots_done")
     report.timings["snapshots_s"] = time.perf_counter() - clock
+
     clock = time.perf_counter()
-    if retrain:
-        report.models = _retrain(report.removals, settings)
+    erased = copies.erased_in_ledger(ctx.ledger)
+    report.copies = [str(p) for p in copies.scrub_staged(Path(ctx.settings.home) / "staged", erased)]
+    reached("staged_rewritten")
+    report.copies += [str(p) for p in copies.delete_exports(Path(ctx.settings.home), erased)]
+    reached("exports_deleted")
+    report.copies += [str(p) for p in copies.scrub_caches(Path(ctx.settings.models), _erased_hashes(ctx.root))]
+    reached("caches_scrubbed")
+    from consentry.forgetting.verify import scrub_logs
+
+    network = Path(ctx.settings.network)
+    report.copies += [str(p) for p in scrub_logs(ctx.root, network if network.is_dir() else None, ledger=ctx.ledger,
+                                                 home=ctx.settings.home, models_dir=ctx.settings.models)]
+    reached("logs_scrubbed")
+    report.timings["copies_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    if "models" in journal:  # retrained before the crash: what it did is in the journal
+        report.models = _model_changes(journal["models"])
+    else:
+        report.models = _retrain(report.removals, ctx.settings) if journal.get("retrain") else []
+        journal["models"] = [_plain(m) for m in report.models]
+        journal["phase"] = "receipts"
+        _save(journal, ctx.root)
+    reached("models_retrained")
     report.timings["retrain_s"] = time.perf_counter() - clock
+
     clock = time.perf_counter()
-    report.receipts = _write_receipts(report, receipts_dir)
+    findings = _findings(ctx.root)
+    report.receipts = _write_receipts(report, ctx.receipts_dir, findings)
+    reached("receipts_written")
     report.timings["receipts_s"] = time.perf_counter() - clock
+
     clock = time.perf_counter()
-    erased = [r.member_id for r in requests if r.kind == "erase_account"]
+    erased = [r["member_id"] for r in journal.get("requests", []) if r["kind"] == "erase_account"]
     if erased:  # the ledger's own copy: destroy the members' keys before any request is marked done
-        ledger.shred_subjects(erased)
-    for r in requests:
-        if r.kind not in ERASE_KINDS:
+        ctx.ledger.shred_subjects(erased)
+        reached("subjects_shredded")
+    for r in journal.get("requests", []):
+        if r["kind"] not in ERASE_KINDS:
             continue
-        held = [f"{x.purpose}/{x.version}" for x in report.removals
-                if r.request_id in set(x.items.column("request_id").to_pylist())]
-        ledger.mark_processed(r.request_id, {"run_id": run_id, "snapshots": held},
-                              client_request_id=f"forget:{r.request_id}")
-        report.requests_processed.append(r.request_id)
-    if position is not None:
-        layout.write_atomic(receipts_dir / STATE_FILE, json.dumps({"ledger_position": position}).encode())
+        held = sorted({f["snapshot"] for f in findings.get(r["request_id"], [])})
+        ctx.ledger.mark_processed(r["request_id"], {"run_id": run_id, "snapshots": held},
+                                  client_request_id=f"forget:{r['request_id']}")
+        report.requests_processed.append(r["request_id"])
+        reached("request_marked")
+    if journal.get("position") is not None:
+        layout.write_atomic(ctx.receipts_dir / STATE_FILE,
+                            json.dumps({"ledger_position": journal["position"]}).encode())
+        reached("state_written")
+    _journal_file(ctx.root, run_id).unlink(missing_ok=True)
     report.timings["ledger_s"] = time.perf_counter() - clock
     return report
 
 
-def _write_receipts(report: ForgetReport, receipts_dir: Path) -> list[Path]:
+def _recover_all(root: Path) -> None:
+    """Finish every snapshot a killed run left torn, and sweep killed builds' leftovers."""
+    if not root.is_dir():
+        return
+    for purpose_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        with layout.purpose_lock(purpose_dir):
+            layout.clean_stale(purpose_dir)
+            for v in layout.versions(purpose_dir):
+                erase.recover(purpose_dir / v)
+
+
+def _erased_hashes(root: Path) -> set[str]:
+    """Content hashes of erased items no live snapshot still holds (caches may keep the others)."""
+    snaps = list_snapshots(root)
+    erased: set[str] = set()
+    for snap in snaps:
+        t = erase.tombstones(snap.path)
+        erased |= set(t.filter(pc.equal(t.column("reason"), "erased")).column("content_hash").to_pylist())
+    return erased - erase.live_hashes(snaps, erased)
+
+
+def _findings(root: Path) -> dict[str, list[dict[str, Any]]]:
+    """Per request or event id: what any run removed for it, from which snapshot (the tombstones).
+
+    Receipts are built from these records, so a rerun (or a second run for the same
+    request) says what was found the first time, never "no live snapshot held your data".
+    """
+    out: dict[str, list[dict[str, Any]]] = {}
+    for snap in list_snapshots(root):
+        t = erase.tombstones(snap.path)
+        for row in t.select(["item_id", "member_id", "shard", "content_hash", "reason", "request_id"]).to_pylist():
+            if row["request_id"]:
+                out.setdefault(row["request_id"], []).append({**row, "snapshot": snap.ref})
+    return out
+
+
+def _write_receipts(report: ForgetReport, receipts_dir: Path, findings: dict[str, list[dict[str, Any]]]) -> list[Path]:
     per: dict[str, dict[str, Any]] = {}
 
     def entry(member: str) -> dict[str, Any]:
@@ -338,6 +531,7 @@ def _write_receipts(report: ForgetReport, receipts_dir: Path) -> list[Path]:
             "requests": [], "events": [], "snapshots": [], "models": [], "left_as_is": [],
         })
 
+    rows: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}  # (member, snapshot) -> item -> row
     for t in report.tasks:
         e = entry(t.member_id)
         if t.request_id:
@@ -345,19 +539,18 @@ def _write_receipts(report: ForgetReport, receipts_dir: Path) -> list[Path]:
                                   "items": sorted(t.items) if t.items is not None else "all"})
         if t.event_id:
             e["events"].append({"event_id": t.event_id, "reason": t.reason, "purpose": t.purpose})
-    for r in report.removals:
-        by_member: dict[str, list[dict[str, Any]]] = {}
-        for row in r.items.select(["item_id", "member_id", "shard", "content_hash", "reason"]).to_pylist():
-            by_member.setdefault(row["member_id"], []).append(row)
-        for member, rows in by_member.items():
-            entry(member)["snapshots"].append({
-                "snapshot": f"{r.purpose}/{r.version}",
-                "items_removed": len(rows),
-                "item_ids": sorted(x["item_id"] for x in rows),
-                "content_hashes": sorted(x["content_hash"] for x in rows),
-                "shards": sorted({x["shard"] for x in rows}),
-                "reasons": sorted({x["reason"] for x in rows}),
-            })
+        for row in findings.get(t.request_id or t.event_id or "", []):
+            rows.setdefault((row["member_id"], row["snapshot"]), {})[row["item_id"]] = row
+    for (member, snapshot), by_item in sorted(rows.items()):
+        found = list(by_item.values())
+        entry(member)["snapshots"].append({
+            "snapshot": snapshot,
+            "items_removed": len(found),
+            "item_ids": sorted(x["item_id"] for x in found),
+            "content_hashes": sorted(x["content_hash"] for x in found),
+            "shards": sorted({x["shard"] for x in found}),
+            "reasons": sorted({x["reason"] for x in found}),
+        })
     for f in report.forward_only:
         entry(f.member_id)["left_as_is"].append({
             "snapshot": f"{f.purpose}/{f.version}", "pack": f.pack, "note": FORWARD_ONLY_NOTE})

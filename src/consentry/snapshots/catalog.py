@@ -36,7 +36,17 @@ class Snapshot:
         return f"{self.purpose}/{self.version}"
 
     def data_files(self) -> list[Path]:
-        return sorted((self.path / layout.DATA).glob("shard=*/*.parquet"))
+        return sorted(p for p in (self.path / layout.DATA).glob("shard=*/*.parquet")
+                      if not p.name.startswith(layout.TMP_PREFIX))
+
+    @property
+    def unfinished_forget(self) -> str | None:
+        """Why a forget is unfinished on this snapshot (torn or still holding its data), or None."""
+        return layout.forget_state(self.path)
+
+    def require_whole(self) -> None:
+        """Raise `layout.UnfinishedForget` (one line, names the fix) while a forget is unfinished."""
+        layout.require_whole(self.path)
 
 
 def list_snapshots(root: str | Path, purpose: str | None = None) -> list[Snapshot]:

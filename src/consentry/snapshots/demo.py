@@ -89,7 +89,7 @@ def run_demo(
         ledger.append_event(m, purpose, "opt_out", "settings", now,
                             client_request_id=f"demo-optout-{m}-{now:%Y%m%d%H%M%S}")
     report.forget = forget(pending=True, settings=settings, ledger=ledger)
-    report.verify = verify_erasure(root, network_dir)
+    report.verify = verify_erasure(root, network_dir, ledger=ledger, home=settings.home, models_dir=settings.models)
     for m in report.built:
         s = catalog.load(root, m.purpose, m.version)
         report.after[s.ref] = (int(s.manifest.counts.get("included", 0)), s.manifest.content_hash)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -31,6 +32,8 @@ JOBS = "jobs.parquet"
 TOMBSTONES = "tombstones.parquet"
 JOURNAL = "forget-journal.json"
 DATA = "data"
+FORGET_DIR = ".forget"
+"""Under the snapshots root: one journal per forget run that has not finished."""
 
 
 def shard_dir(snapshot: Path, shard: int) -> Path:
@@ -129,3 +132,50 @@ def publish(tmp: Path, purpose_dir: Path) -> str:
             raise
         fsync_dir(purpose_dir)
         return name
+
+
+class UnfinishedForget(RuntimeError):
+    """A snapshot a forget run has not finished with: reading it would see erased data or torn files."""
+
+
+def forget_runs(root: Path) -> list[dict]:
+    """The journals of unfinished forget runs under a snapshots root, oldest first."""
+    d = Path(root) / FORGET_DIR
+    out = []
+    if d.is_dir():
+        for p in sorted(d.glob("*.json")):
+            try:
+                out.append(json.loads(p.read_bytes()))
+            except (OSError, ValueError):
+                out.append({"run_id": p.stem, "snapshots": None, "phase": "unreadable"})
+    return out
+
+
+def forget_state(snapshot: Path) -> str | None:
+    """Why `snapshot` must not be read now, or None when no forget is unfinished on it.
+
+    Torn: a forget run was interrupted while rewriting its files (data and lineage may
+    disagree). Pending: an unfinished run has yet to remove data from it. Only the
+    layout is needed, so any reader (training, the center) can ask.
+    """
+    snapshot = Path(snapshot)
+    ref = f"{snapshot.parent.name}/{snapshot.name}"
+    journal = snapshot / JOURNAL
+    if journal.exists():
+        try:
+            run = json.loads(journal.read_bytes()).get("run_id", "?")
+        except (OSError, ValueError):
+            run = "?"
+        return f"{ref}: forget run {run} was interrupted while rewriting this snapshot (torn)"
+    for j in forget_runs(snapshot.parent.parent):
+        planned = j.get("snapshots")
+        if j.get("phase") in (None, "snapshots", "unreadable") and (planned is None or ref in planned):
+            return f"{ref}: forget run {j.get('run_id')} has not yet removed its data from this snapshot"
+    return None
+
+
+def require_whole(snapshot: Path) -> None:
+    """Refuse a snapshot with an unfinished forget: one line naming it and the fix."""
+    why = forget_state(snapshot)
+    if why:
+        raise UnfinishedForget(f"{why}; run consentry forget --resume (or --pending) before reading it")
