@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -11,6 +12,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# No test writes into the checkout's ./.consentry (keys, ledgers) by accident.
+os.environ.setdefault("CONSENTRY_HOME", tempfile.mkdtemp(prefix="consentry-tests-"))
 
 import pytest
 

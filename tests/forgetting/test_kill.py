@@ -48,7 +48,7 @@ def template(tmp_path_factory: pytest.TempPathFactory, network: Path, redaction_
 
     home = tmp_path_factory.mktemp("kill") / "home"
     settings = Settings(home=home, network_dir=network)
-    ledger = Ledger(settings.ledger).create()
+    ledger = Ledger(settings.ledger, keys_dir=home / "keys").create()
     build_snapshot(network, "linkedin-2024", "genai_training", AS_OF, settings.snapshots, workers=1, shards=4)
     build_snapshot(network, "strict", "ml_personalization", AS_OF, settings.snapshots, workers=1, shards=4)
     reader.stage_cached(network, home / "staged", progress=False)
@@ -78,7 +78,7 @@ def _world(template: Path, dest: Path, network: Path):
 
     shutil.copytree(template, dest)
     settings = Settings(home=dest, network_dir=network)
-    return settings, Ledger(settings.ledger).create()
+    return settings, Ledger(settings.ledger, keys_dir=dest / "keys").create()
 
 
 def _state(settings) -> dict:
