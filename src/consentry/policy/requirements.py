@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from consentry.network.reader import ExportError
-from consentry.policy.packs import DEFAULT_GROUP, Pack, PackVersion, PurposePolicy, as_utc
+from consentry.policy.packs import Pack, PackVersion, PurposePolicy, as_utc
 from consentry.vocab import Purpose, Rule
 
 
@@ -53,11 +53,9 @@ def _reads_choices(v: PackVersion, p: PurposePolicy) -> bool:
 
 
 def _reads_signins(v: PackVersion, p: PurposePolicy) -> bool:
-    """A sign-in country can only change the outcome when groups differ in their rule."""
-    rules = {gr.rule for gr in p.rules.values()}
-    if set(v.groups) - set(p.rules):  # a group without its own rule takes rest_of_world's
-        rules.add(p.rules[DEFAULT_GROUP].rule)
-    return len(rules) > 1
+    """A sign-in country can only change the outcome when groups differ in their rule (a
+    group without a rule of its own takes rest_of_world's, which is among these)."""
+    return len({gr.rule for gr in p.rules.values()}) > 1
 
 
 NEEDS: tuple[Need, ...] = (
