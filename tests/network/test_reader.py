@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -193,6 +194,38 @@ def test_a_quarantined_row_puts_its_member_in_doubt(tmp_path, base, table, field
         assert issues[0]["error"].startswith(f"{table}.jsonl row 0: {field}: ")
     else:
         assert issues == []
+
+
+@pytest.mark.parametrize("field", ["text", "mentions"])
+def test_invalid_utf8_in_a_typed_parquet_file_is_quarantined(tmp_path, base, field) -> None:
+    """A file with the declared types is checked without decoding rows, but its free text
+    must still be UTF-8 (the Parquet reader does not check), else the build fails on it."""
+    src = copy_export(base, tmp_path / "src", "parquet")
+    items = pq.read_table(base / "items.parquet")
+    i = items.schema.get_field_index(field)
+    col = items.column(field).combine_chunks()
+    if field == "text":
+        raw = [v.encode() if v is not None else None for v in col.to_pylist()]
+        raw[3] = b"\xff\xfe" + (raw[3] or b"")
+        offsets = np.cumsum([0] + [len(v or b"") for v in raw], dtype=np.int32)
+        bad = pa.Array.from_buffers(pa.string(), len(raw), [None, pa.py_buffer(offsets),
+                                                            pa.py_buffer(b"".join(v or b"" for v in raw))])
+    else:
+        lists = col.to_pylist()
+        lists[3] = ["m0000001"]
+        flat = [x.encode() for v in lists for x in (v or [])]
+        k = sum(len(v or []) for v in lists[:3])
+        flat[k] = b"\xff" + flat[k]
+        offs = np.cumsum([0] + [len(x) for x in flat], dtype=np.int32)
+        values = pa.Array.from_buffers(pa.string(), len(flat), [None, pa.py_buffer(offs), pa.py_buffer(b"".join(flat))])
+        bad = pa.ListArray.from_arrays(pa.array(np.cumsum([0] + [len(v or []) for v in lists]), pa.int32()), values)
+    pq.write_table(items.set_column(i, items.schema.field(i), bad), src / "items.parquet")
+    staged = stage_export(src, tmp_path / "staged", progress=False)
+    q = _quarantine(staged)
+    assert [(r["file"], r["row"], r["field"]) for r in q] == [("items.parquet", 3, field)]
+    assert "invalid UTF-8" in q[0]["error"]
+    pq.read_table(staged.tables["items"]).validate(full=True)
+    _assert_nothing_lost(src, staged)
 
 
 def test_wrong_parquet_column_type_quarantines_its_rows(tmp_path, base) -> None:

@@ -38,6 +38,7 @@ from consentry.network.validate import (
     INVALID_UTF8,
     PRIMARY_KEYS,
     TIME_COLUMNS,
+    invalid_utf8,
     json_schema,
     readable_as,
     row_json,
@@ -458,7 +459,7 @@ def _same_types(path: Path, target: pa.Schema) -> bool:
 
 def _clean_as_is(name: str, path: Path, progress, rel: str) -> tuple[int, object] | None:
     """(rows, max timestamp) when a Parquet file already has the declared types and every row
-    passes; checks only the columns that have rules, so free text is never decoded."""
+    passes; free text is only checked to be UTF-8 (Arrow's vectorised validation)."""
     if path.suffix != ".parquet" or not _same_types(path, schema.TABLES[name]):
         return None
     with readable(path):
@@ -483,6 +484,15 @@ def _check_typed(name: str, path: Path, progress, rel: str) -> tuple[int, object
             max_ts = m
         if task is not None:
             progress.update(task, advance=t.num_rows)
+    # Free text has no rule but must be UTF-8 (the Parquet reader does not check it, and
+    # whatever reads it next would fail far from the row): a file with a bad value goes
+    # the row-by-row way, which quarantines just those rows.
+    text = [c for c in unchecked_columns(name) if c in pf.schema_arrow.names]
+    for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=text) if text else ():
+        if any(invalid_utf8(col) is not None for col in batch.columns):
+            if task is not None:
+                progress.remove_task(task)
+            return None
     return rows, max_ts
 
 
