@@ -261,6 +261,25 @@ def test_contradictory_duplicates_are_all_quarantined_and_the_member_listed(tmp_
     _assert_nothing_lost(src, staged)
 
 
+@pytest.mark.parametrize(("table", "field", "other", "doubt"), [
+    ("requests", "item_ids", ["i-other"], True),  # which items did the member ask to erase?
+    ("consent_events", "choice", "opt_in", True),  # did they opt out or in?
+    ("items", "visibility", "public", False),  # the item is out; its member is not in doubt
+])
+def test_contradictory_duplicates_in_other_tables(tmp_path, base, table, field, other, doubt) -> None:
+    rows = rows_of(base, table)
+    key = PRIMARY_KEYS[table]
+    copy = dict(rows[0], **{field: other if rows[0][field] != other else None})
+    rows.append(copy)
+    src = copy_export(base, tmp_path / "src", "parquet", {table: rows})
+    staged = stage_export(src, tmp_path / "staged", progress=False)
+    q = _quarantine(staged)
+    assert [(r["row"], r["field"]) for r in q] == [(0, key), (len(rows) - 1, key)]
+    assert rows[0][key] not in pq.read_table(staged.tables[table]).column(key).to_pylist()
+    assert [i["member_id"] for i in staged.member_issues()] == ([rows[0]["member_id"]] if doubt else [])
+    _assert_nothing_lost(src, staged)
+
+
 @pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
 def test_identical_duplicates_collapse_to_the_first(tmp_path, base, fmt) -> None:
     rows = rows_of(base, "members")
