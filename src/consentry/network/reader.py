@@ -8,8 +8,13 @@ dropped silently. Staging streams record batches, so memory stays bounded, and
 writes into a sibling directory that is renamed into place only when complete.
 
 Duplicate primary ids are found after staging with DuckDB (a hash aggregate over
-the staged Parquet, cheap when there are none): the first occurrence in file order
-stays, later ones are quarantined.
+the staged Parquet, cheap when there are none): identical copies collapse to the
+first; rows that share an id but differ are all quarantined.
+
+Missing is unknown: staging also writes what the export lacked (`missing_inputs`:
+absent tables, absent or unreadable columns) and the members a quarantined row
+leaves in doubt (`member_issues`); `policy.requirements` and the plan act on them.
+Bytes that are not UTF-8 are a row-level error like any other.
 """
 
 from __future__ import annotations
