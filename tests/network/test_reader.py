@@ -228,6 +228,21 @@ def test_invalid_utf8_in_a_typed_parquet_file_is_quarantined(tmp_path, base, fie
     _assert_nothing_lost(src, staged)
 
 
+def test_a_key_repeated_in_a_jsonl_row_is_quarantined(tmp_path, base) -> None:
+    """`"residence_country": "DE", "residence_country": "US"`: a JSON parser keeps the last
+    value silently; which one is true is unknown, so the row is quarantined."""
+    src = copy_export(base, tmp_path / "src", "jsonl")
+    lines = (src / "members.jsonl").read_text().splitlines()
+    lines[2] = lines[2].replace('"residence_country": ', '"residence_country": "US", "residence_country": ', 1)
+    (src / "members.jsonl").write_text("\n".join(lines) + "\n")
+    staged = stage_export(src, tmp_path / "staged", progress=False)
+    q = _quarantine(staged)
+    assert [(r["row"], r["field"]) for r in q] == [(2, "residence_country")]
+    assert "given twice" in q[0]["error"]
+    assert [i["table"] for i in staged.member_issues()] == ["members"]
+    _assert_nothing_lost(src, staged)
+
+
 def test_wrong_parquet_column_type_quarantines_its_rows(tmp_path, base) -> None:
     src = copy_export(base, tmp_path / "src", "parquet")
     t = pq.read_table(src / "items.parquet")

@@ -253,6 +253,25 @@ def _utf8_field(line: bytes) -> str:
     return "*"
 
 
+class _RepeatedKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object whose keys are all distinct (json.loads would keep the last of a
+    repeated key silently: `"residence_country": "DE", "residence_country": "US"`)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise _RepeatedKey(k)
+            seen.add(k)
+    return obj
+
+
 def _parse_lines(lines: list[bytes], first_row: int, jschema: pa.Schema) -> RawBatch:
     """The slow path, for blocks pyarrow refuses: one line at a time, bad lines rejected."""
     good, rows, texts, rejected = [], [], [], []
@@ -267,7 +286,11 @@ def _parse_lines(lines: list[bytes], first_row: int, jschema: pa.Schema) -> RawB
             rejected.append((row, "*", "blank line", text))
             continue
         try:
-            obj = json.loads(text)
+            obj = json.loads(text, object_pairs_hook=_no_repeated_keys)
+        except _RepeatedKey as exc:
+            rejected.append((row, exc.key, f"key {exc.key!r} given twice in one row (which value is true is "
+                                           "unknown)", text))
+            continue
         except ValueError as exc:
             rejected.append((row, "*", f"invalid JSON: {exc}", text))
             continue
