@@ -409,6 +409,15 @@ def test_damaged_parquet_is_one_line_naming_the_file(tmp_path, base, damage, tab
     assert not (tmp_path / "staged").exists()
 
 
+def test_a_column_given_twice_in_parquet_is_one_line(tmp_path, base) -> None:
+    src = copy_export(base, tmp_path / "src", "parquet")
+    t = pq.read_table(src / "members.parquet")
+    t = t.append_column("residence_country", pa.array(["US"] * t.num_rows))
+    pq.write_table(t, src / "members.parquet")
+    with pytest.raises(ExportError, match=r"members.parquet: column residence_country appears 2 times"):
+        stage_export(src, tmp_path / "staged", progress=False)
+
+
 def test_empty_directory_is_one_line(tmp_path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ExportError) as err:

@@ -206,6 +206,11 @@ def readable(path: Path) -> Iterator[None]:
 def iter_parquet(path: Path, table: str) -> Iterator[RawBatch]:
     with readable(path):
         pf = pq.ParquetFile(path)
+        names = pf.schema_arrow.names
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:  # which of the columns is true is unknown, for every row
+            raise ExportError(f"{path}: column {twice[0]} appears {names.count(twice[0])} times; "
+                              "a column name may appear once")
         pf = pq.ParquetFile(path, read_dictionary=dictionary_columns(table, pf.schema_arrow))
         start = 0
         for batch in pf.iter_batches(batch_size=BATCH_ROWS):
