@@ -29,6 +29,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import pyarrow as pa
@@ -293,8 +294,8 @@ def _parse_lines(lines: list[bytes], first_row: int, jschema: pa.Schema) -> RawB
         try:
             obj = json.loads(text, object_pairs_hook=_no_repeated_keys)
         except _RepeatedKey as exc:
-            rejected.append((row, exc.key, f"key {exc.key!r} given twice in one row (which value is true is "
-                                           "unknown)", text))
+            error = f"key {exc.key!r} given twice in one row (which value is true is unknown)"
+            rejected.append((row, exc.key, error, text))
             continue
         except ValueError as exc:
             rejected.append((row, "*", f"invalid JSON: {exc}", text))
@@ -445,7 +446,7 @@ class Quarantine:
     cannot be read cannot be attributed; it stays in quarantine, counted and shown.
     """
 
-    def __init__(self, f) -> None:  # noqa: ANN001 - a text file
+    def __init__(self, f: TextIO) -> None:
         self.f = f
         self.issues: dict[tuple[str, str], str] = {}
 

@@ -22,10 +22,14 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from consentry.network.reader import ExportError
 from consentry.policy.packs import Pack, PackVersion, PurposePolicy, as_utc
 from consentry.vocab import Purpose, Rule
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 class MissingInputError(ExportError):
@@ -115,7 +119,7 @@ def check(missing: Iterable[dict], pack: Pack, purpose: Purpose | str,
         raise MissingInputError(found[0] + more)
 
 
-def missing_in(con) -> list[dict]:  # noqa: ANN001 - a DuckDB connection
+def missing_in(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """What a connection's export lacks: the `missing_inputs` rows when its views come from
     a staged export; otherwise (tables registered in memory, or read raw) every table a
     need names that is not registered at all."""
