@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -195,6 +196,53 @@ def test_a_quarantined_row_puts_its_member_in_doubt(tmp_path, base, table, field
         assert issues == []
 
 
+@pytest.mark.parametrize("field", ["text", "mentions"])
+def test_invalid_utf8_in_a_typed_parquet_file_is_quarantined(tmp_path, base, field) -> None:
+    """A file with the declared types is checked without decoding rows, but its free text
+    must still be UTF-8 (the Parquet reader does not check), else the build fails on it."""
+    src = copy_export(base, tmp_path / "src", "parquet")
+    items = pq.read_table(base / "items.parquet")
+    i = items.schema.get_field_index(field)
+    col = items.column(field).combine_chunks()
+    if field == "text":
+        raw = [v.encode() if v is not None else None for v in col.to_pylist()]
+        raw[3] = b"\xff\xfe" + (raw[3] or b"")
+        offsets = np.cumsum([0] + [len(v or b"") for v in raw], dtype=np.int32)
+        bad = pa.Array.from_buffers(pa.string(), len(raw), [None, pa.py_buffer(offsets),
+                                                            pa.py_buffer(b"".join(v or b"" for v in raw))])
+    else:
+        lists = col.to_pylist()
+        lists[3] = ["m0000001"]
+        flat = [x.encode() for v in lists for x in (v or [])]
+        k = sum(len(v or []) for v in lists[:3])
+        flat[k] = b"\xff" + flat[k]
+        offs = np.cumsum([0] + [len(x) for x in flat], dtype=np.int32)
+        values = pa.Array.from_buffers(pa.string(), len(flat), [None, pa.py_buffer(offs), pa.py_buffer(b"".join(flat))])
+        bad = pa.ListArray.from_arrays(pa.array(np.cumsum([0] + [len(v or []) for v in lists]), pa.int32()), values)
+    pq.write_table(items.set_column(i, items.schema.field(i), bad), src / "items.parquet")
+    staged = stage_export(src, tmp_path / "staged", progress=False)
+    q = _quarantine(staged)
+    assert [(r["file"], r["row"], r["field"]) for r in q] == [("items.parquet", 3, field)]
+    assert "invalid UTF-8" in q[0]["error"]
+    pq.read_table(staged.tables["items"]).validate(full=True)
+    _assert_nothing_lost(src, staged)
+
+
+def test_a_key_repeated_in_a_jsonl_row_is_quarantined(tmp_path, base) -> None:
+    """`"residence_country": "DE", "residence_country": "US"`: a JSON parser keeps the last
+    value silently; which one is true is unknown, so the row is quarantined."""
+    src = copy_export(base, tmp_path / "src", "jsonl")
+    lines = (src / "members.jsonl").read_text().splitlines()
+    lines[2] = lines[2].replace('"residence_country": ', '"residence_country": "US", "residence_country": ', 1)
+    (src / "members.jsonl").write_text("\n".join(lines) + "\n")
+    staged = stage_export(src, tmp_path / "staged", progress=False)
+    q = _quarantine(staged)
+    assert [(r["row"], r["field"]) for r in q] == [(2, "residence_country")]
+    assert "given twice" in q[0]["error"]
+    assert [i["table"] for i in staged.member_issues()] == ["members"]
+    _assert_nothing_lost(src, staged)
+
+
 def test_wrong_parquet_column_type_quarantines_its_rows(tmp_path, base) -> None:
     src = copy_export(base, tmp_path / "src", "parquet")
     t = pq.read_table(src / "items.parquet")
@@ -225,6 +273,25 @@ def test_contradictory_duplicates_are_all_quarantined_and_the_member_listed(tmp_
     kept = pq.read_table(staged.tables["members"]).column("member_id").to_pylist()
     assert real["member_id"] not in kept and len(kept) == len(rows) - 2
     assert [(i["member_id"], i["table"]) for i in staged.member_issues()] == [(real["member_id"], "members")]
+    _assert_nothing_lost(src, staged)
+
+
+@pytest.mark.parametrize(("table", "field", "other", "doubt"), [
+    ("requests", "item_ids", ["i-other"], True),  # which items did the member ask to erase?
+    ("consent_events", "choice", "opt_in", True),  # did they opt out or in?
+    ("items", "visibility", "public", False),  # the item is out; its member is not in doubt
+])
+def test_contradictory_duplicates_in_other_tables(tmp_path, base, table, field, other, doubt) -> None:
+    rows = rows_of(base, table)
+    key = PRIMARY_KEYS[table]
+    copy = dict(rows[0], **{field: other if rows[0][field] != other else None})
+    rows.append(copy)
+    src = copy_export(base, tmp_path / "src", "parquet", {table: rows})
+    staged = stage_export(src, tmp_path / "staged", progress=False)
+    q = _quarantine(staged)
+    assert [(r["row"], r["field"]) for r in q] == [(0, key), (len(rows) - 1, key)]
+    assert rows[0][key] not in pq.read_table(staged.tables[table]).column(key).to_pylist()
+    assert [i["member_id"] for i in staged.member_issues()] == ([rows[0]["member_id"]] if doubt else [])
     _assert_nothing_lost(src, staged)
 
 
@@ -340,6 +407,15 @@ def test_damaged_parquet_is_one_line_naming_the_file(tmp_path, base, damage, tab
     msg = str(err.value)
     assert msg.startswith(f"{src / table}.parquet: not a readable Parquet file (") and "\n" not in msg
     assert not (tmp_path / "staged").exists()
+
+
+def test_a_column_given_twice_in_parquet_is_one_line(tmp_path, base) -> None:
+    src = copy_export(base, tmp_path / "src", "parquet")
+    t = pq.read_table(src / "members.parquet")
+    t = t.append_column("residence_country", pa.array(["US"] * t.num_rows))
+    pq.write_table(t, src / "members.parquet")
+    with pytest.raises(ExportError, match=r"members.parquet: column residence_country appears 2 times"):
+        stage_export(src, tmp_path / "staged", progress=False)
 
 
 def test_empty_directory_is_one_line(tmp_path) -> None:

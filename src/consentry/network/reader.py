@@ -8,8 +8,13 @@ dropped silently. Staging streams record batches, so memory stays bounded, and
 writes into a sibling directory that is renamed into place only when complete.
 
 Duplicate primary ids are found after staging with DuckDB (a hash aggregate over
-the staged Parquet, cheap when there are none): the first occurrence in file order
-stays, later ones are quarantined.
+the staged Parquet, cheap when there are none): identical copies collapse to the
+first; rows that share an id but differ are all quarantined.
+
+Missing is unknown: staging also writes what the export lacked (`missing_inputs`:
+absent tables, absent or unreadable columns) and the members a quarantined row
+leaves in doubt (`member_issues`); `policy.requirements` and the plan act on them.
+Bytes that are not UTF-8 are a row-level error like any other.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import pyarrow as pa
@@ -38,6 +44,7 @@ from consentry.network.validate import (
     INVALID_UTF8,
     PRIMARY_KEYS,
     TIME_COLUMNS,
+    invalid_utf8,
     json_schema,
     readable_as,
     row_json,
@@ -200,6 +207,11 @@ def readable(path: Path) -> Iterator[None]:
 def iter_parquet(path: Path, table: str) -> Iterator[RawBatch]:
     with readable(path):
         pf = pq.ParquetFile(path)
+        names = pf.schema_arrow.names
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:  # which of the columns is true is unknown, for every row
+            raise ExportError(f"{path}: column {twice[0]} appears {names.count(twice[0])} times; "
+                              "a column name may appear once")
         pf = pq.ParquetFile(path, read_dictionary=dictionary_columns(table, pf.schema_arrow))
         start = 0
         for batch in pf.iter_batches(batch_size=BATCH_ROWS):
@@ -247,6 +259,25 @@ def _utf8_field(line: bytes) -> str:
     return "*"
 
 
+class _RepeatedKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object whose keys are all distinct (json.loads would keep the last of a
+    repeated key silently: `"residence_country": "DE", "residence_country": "US"`)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise _RepeatedKey(k)
+            seen.add(k)
+    return obj
+
+
 def _parse_lines(lines: list[bytes], first_row: int, jschema: pa.Schema) -> RawBatch:
     """The slow path, for blocks pyarrow refuses: one line at a time, bad lines rejected."""
     good, rows, texts, rejected = [], [], [], []
@@ -261,7 +292,11 @@ def _parse_lines(lines: list[bytes], first_row: int, jschema: pa.Schema) -> RawB
             rejected.append((row, "*", "blank line", text))
             continue
         try:
-            obj = json.loads(text)
+            obj = json.loads(text, object_pairs_hook=_no_repeated_keys)
+        except _RepeatedKey as exc:
+            error = f"key {exc.key!r} given twice in one row (which value is true is unknown)"
+            rejected.append((row, exc.key, error, text))
+            continue
         except ValueError as exc:
             rejected.append((row, "*", f"invalid JSON: {exc}", text))
             continue
@@ -411,7 +446,7 @@ class Quarantine:
     cannot be read cannot be attributed; it stays in quarantine, counted and shown.
     """
 
-    def __init__(self, f) -> None:  # noqa: ANN001 - a text file
+    def __init__(self, f: TextIO) -> None:
         self.f = f
         self.issues: dict[tuple[str, str], str] = {}
 
@@ -458,7 +493,7 @@ def _same_types(path: Path, target: pa.Schema) -> bool:
 
 def _clean_as_is(name: str, path: Path, progress, rel: str) -> tuple[int, object] | None:
     """(rows, max timestamp) when a Parquet file already has the declared types and every row
-    passes; checks only the columns that have rules, so free text is never decoded."""
+    passes; free text is only checked to be UTF-8 (Arrow's vectorised validation)."""
     if path.suffix != ".parquet" or not _same_types(path, schema.TABLES[name]):
         return None
     with readable(path):
@@ -483,6 +518,15 @@ def _check_typed(name: str, path: Path, progress, rel: str) -> tuple[int, object
             max_ts = m
         if task is not None:
             progress.update(task, advance=t.num_rows)
+    # Free text has no rule but must be UTF-8 (the Parquet reader does not check it, and
+    # whatever reads it next would fail far from the row): a file with a bad value goes
+    # the row-by-row way, which quarantines just those rows.
+    text = [c for c in unchecked_columns(name) if c in pf.schema_arrow.names]
+    for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=text) if text else ():
+        if any(invalid_utf8(col) is not None for col in batch.columns):
+            if task is not None:
+                progress.remove_task(task)
+            return None
     return rows, max_ts
 
 

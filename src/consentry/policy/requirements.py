@@ -22,10 +22,14 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from consentry.network.reader import ExportError
-from consentry.policy.packs import DEFAULT_GROUP, Pack, PackVersion, PurposePolicy, as_utc
+from consentry.policy.packs import Pack, PackVersion, PurposePolicy, as_utc
 from consentry.vocab import Purpose, Rule
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 class MissingInputError(ExportError):
@@ -53,11 +57,9 @@ def _reads_choices(v: PackVersion, p: PurposePolicy) -> bool:
 
 
 def _reads_signins(v: PackVersion, p: PurposePolicy) -> bool:
-    """A sign-in country can only change the outcome when groups differ in their rule."""
-    rules = {gr.rule for gr in p.rules.values()}
-    if set(v.groups) - set(p.rules):  # a group without its own rule takes rest_of_world's
-        rules.add(p.rules[DEFAULT_GROUP].rule)
-    return len(rules) > 1
+    """A sign-in country can only change the outcome when groups differ in their rule (a
+    group without a rule of its own takes rest_of_world's, which is among these)."""
+    return len({gr.rule for gr in p.rules.values()}) > 1
 
 
 NEEDS: tuple[Need, ...] = (
@@ -117,7 +119,7 @@ def check(missing: Iterable[dict], pack: Pack, purpose: Purpose | str,
         raise MissingInputError(found[0] + more)
 
 
-def missing_in(con) -> list[dict]:  # noqa: ANN001 - a DuckDB connection
+def missing_in(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """What a connection's export lacks: the `missing_inputs` rows when its views come from
     a staged export; otherwise (tables registered in memory, or read raw) every table a
     need names that is not registered at all."""
