@@ -176,7 +176,10 @@ class Ledger:
         """(audit key, ledger id), loaded once. A new key is made only for a ledger that
         has no checkpoints yet: a checkpointed chain is never continued under another key."""
         if self._anchor is None:
-            ledger_id = conn.execute(select(META.c.value).where(META.c.name == "ledger_id")).scalar_one()
+            ledger_id = conn.execute(select(META.c.value).where(META.c.name == "ledger_id")).scalar()
+            if ledger_id is None:
+                raise anchor.AuditKeyError("ledger_meta has no ledger_id: the ledger's checkpoints cannot be "
+                                           "continued (was the table edited?)")
             key = anchor.load_key(self.keys_dir)
             if key is None:
                 if conn.execute(select(CHECKPOINTS.c.seq).limit(1)).first() is not None:

@@ -42,14 +42,13 @@ def verify(conn: Connection, anchor: tuple[int, str] | None = None, keys_dir: Pa
                 problems[-1] = (seq, why)
 
     meta = dict(conn.execute(select(META.c.name, META.c.value)).all())
-    checkpoints = {r.seq: r for r in conn.execute(select(CHECKPOINTS).order_by(CHECKPOINTS.c.seq))}
     head = None
     if keys_dir is not None and "ledger_id" in meta:
         try:
             head = keyed.read_head(keys_dir, meta["ledger_id"])
         except ValueError as exc:
             bad(0, str(exc))
-    wanted = set(checkpoints) | ({int(head["seq"])} if head else set()) | ({anchor[0]} if anchor else set())
+    wanted = ({int(head["seq"])} if head else set()) | ({anchor[0]} if anchor else set())
 
     links: dict[int, tuple[str, str, str]] = {}
     hashes: dict[int, str] = {}
@@ -73,7 +72,7 @@ def verify(conn: Connection, anchor: tuple[int, str] | None = None, keys_dir: Pa
         prev, expected = row.hash, row.seq + 1
     last = expected - 1
 
-    _check_keyed(meta, checkpoints, head, hashes, last, keys_dir, bad, notes)
+    _check_keyed(conn, meta, head, hashes, last, keys_dir, bad, notes)
 
     if anchor is not None and anchor[0] > 0:
         a_seq, a_hash = anchor
@@ -133,27 +132,34 @@ def verify(conn: Connection, anchor: tuple[int, str] | None = None, keys_dir: Pa
                        notes=notes)
 
 
-def _check_keyed(meta: dict[str, str], checkpoints: dict[int, Any], head: dict[str, Any] | None,
-                 hashes: dict[int, str], last: int, keys_dir: Path | None, bad: Any, notes: list[str]) -> None:
-    """The chain against its keyed checkpoints and this home's head file."""
+def _check_keyed(conn: Connection, meta: dict[str, str], head: dict[str, Any] | None, hashes: dict[int, str],
+                 last: int, keys_dir: Path | None, bad: Any, notes: list[str]) -> None:
+    """The chain against its keyed checkpoints and this home's head file. Checkpoints are
+    streamed beside the link they name (the walk before proved every stored hash)."""
     if "ledger_id" not in meta:
         bad(0, "ledger_meta has no ledger_id (the keyed checkpoints cannot be checked)")
         return
     ledger_id = meta["ledger_id"]
     legacy = int(meta.get("checkpoints_from", "0"))
+    first = conn.execute(select(CHECKPOINTS.c.seq).order_by(CHECKPOINTS.c.seq).limit(1)).scalar()
     try:
         key = keyed.load_key(keys_dir) if keys_dir is not None else None
     except keyed.AuditKeyError as exc:
-        bad(min(checkpoints, default=legacy + 1), str(exc))
+        bad(first or legacy + 1, str(exc))
         return
     if key is None:
-        if checkpoints or last > legacy:
+        if first is not None or last > legacy:
             where = keys_dir / keyed.KEY_FILE if keys_dir is not None else "the home's keys directory"
-            bad(min(checkpoints, default=legacy + 1),
+            bad(first or legacy + 1,
                 f"the keyed checkpoints cannot be checked: no audit key in ${keyed.ENV} or at {where}")
         return
-    ok_upto = legacy
-    for seq, cp in checkpoints.items():
+    ok_upto, count = legacy, 0
+    stream = conn.execution_options(yield_per=10_000).execute(
+        select(CHECKPOINTS, AUDIT.c.hash.label("link_hash"))
+        .outerjoin(AUDIT, AUDIT.c.seq == CHECKPOINTS.c.seq).order_by(CHECKPOINTS.c.seq))
+    for cp in stream:
+        seq = cp.seq
+        count += 1
         if cp.key_id != key.key_id:
             bad(seq, f"checkpoint at seq {seq} was made with another audit key (key id {cp.key_id}, "
                      f"this key is {key.key_id})")
@@ -161,7 +167,7 @@ def _check_keyed(meta: dict[str, str], checkpoints: dict[int, Any], head: dict[s
             bad(seq, f"checkpoint at seq {seq} does not authenticate (forged or edited)")
         elif seq > last:
             bad(last + 1, f"chain ends at seq {last} but a keyed checkpoint records seq {seq} (truncated)")
-        elif hashes.get(seq) != cp.hash:
+        elif cp.link_hash != cp.hash:
             bad(ok_upto + 1, f"links {ok_upto + 1}..{seq} no longer match the keyed checkpoint at seq {seq} "
                              f"(edited and re-linked)")
         else:
@@ -172,8 +178,9 @@ def _check_keyed(meta: dict[str, str], checkpoints: dict[int, Any], head: dict[s
         if last > ok_upto:
             bad(ok_upto + 1, f"links {ok_upto + 1}..{last} carry no keyed checkpoint "
                              f"(written around the ledger, or their checkpoints deleted)")
-    notes.append(f"{len(checkpoints)} keyed checkpoints checked" + (f" (links up to seq {legacy} predate them)"
-                                                                      if legacy else ""))
+    stream.close()
+    predate = f" (links up to seq {legacy} predate them)" if legacy else ""
+    notes.append(f"{count} keyed checkpoints checked{predate}")
     if head is None:
         notes.append("no head file in this home: the newest writes are checked against the checkpoints only")
         return
