@@ -20,9 +20,9 @@ import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 from http.cookies import CookieError, SimpleCookie
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import create_engine, delete, insert, select, update
+from sqlalchemy import Table, create_engine, delete, insert, select, update
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
@@ -32,7 +32,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from consentry.ledger.models import CenterSession
 
 COOKIE = "consentry_session"
-table = CenterSession.__table__
+SESSIONLESS = ("/static/", "/.well-known/")  # no database read for a stylesheet
+table = cast(Table, CenterSession.__table__)
 
 
 def _hash(sid: str) -> str:
@@ -138,7 +139,7 @@ class ServerSessions:
         self.flags = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if https_only else "")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        if scope["type"] not in ("http", "websocket") or scope["path"].startswith(SESSIONLESS):
             await self.app(scope, receive, send)
             return
         sid = self._cookie(scope)
