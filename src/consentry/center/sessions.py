@@ -149,7 +149,8 @@ class ServerSessions:
         scope["session"] = session = SessionDict(data or {})
 
         async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start" and (
+                    session.changed or scope.get("session_begin") or scope.get("session_end")):
                 cookie = await run_in_threadpool(self._commit, scope, sid, session)
                 if cookie is not None:
                     MutableHeaders(scope=message).append("set-cookie", cookie)
