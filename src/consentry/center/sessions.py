@@ -19,14 +19,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
-from http.cookies import CookieError, SimpleCookie
 from typing import Any, cast
 
 from sqlalchemy import Table, create_engine, delete, insert, select, update
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consentry.ledger.models import CenterSession
@@ -181,17 +180,14 @@ class ServerSessions:
 
     @staticmethod
     def _cookie(scope: Scope) -> str | None:
+        """Our cookie's value, read with Starlette's lenient parser (another site cookie
+        with odd characters must not sign the member out)."""
         for k, v in scope.get("headers", []):
             if k == b"cookie":
-                c = SimpleCookie()
-                try:
-                    c.load(v.decode("latin-1"))
-                except CookieError:  # a malformed Cookie header counts as no session
-                    return None
-                if COOKIE in c:
-                    return c[COOKIE].value
+                value = cookie_parser(v.decode("latin-1")).get(COOKIE)
+                if value:
+                    return value
         return None
-
 
 def engine_for(url: str) -> Engine:
     """An engine on the ledger's database for the center's own small tables."""
