@@ -268,9 +268,9 @@ def _member_link(settings: Settings, member: str | None) -> str | None:
     from consentry.center.auth import signin_url
     from consentry.center.config import CenterSettings, create_secret
 
-    if member is None:
-        return None
     cs = CenterSettings()
     if cs.secret_key is None:
         create_secret(settings)  # the demo's home: the key `consentry serve` will then find
+    if member is None:
+        return None
     return signin_url(cs.public_url, cs.signing_key(settings), member)

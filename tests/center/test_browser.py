@@ -212,6 +212,8 @@ def test_admin_pages(browser, server):
         led.append_event(m, "genai_training", choice, "api", datetime(2025, 6, day, tzinfo=UTC),
                          client_request_id=f"admin-ev-{i}")
     page = browser.new_page(viewport={"width": 1100, "height": 900})
+    csp: list[str] = []
+    page.on("console", lambda m: csp.append(m.text) if "Content Security Policy" in m.text else None)
     admin_sign_in(page, server)
     assert page.locator("svg").count() >= 2
     shot(page, "admin-dashboard")
@@ -226,6 +228,7 @@ def test_admin_pages(browser, server):
     shot(page, "admin-art53-summary")
     page.goto(f"{server['url']}/admin/audit")
     assert "audit chain ok" in page.inner_text("main")
+    assert csp == [], csp  # charts and pages render under the CSP (no inline script or style)
     page.close()
 
 

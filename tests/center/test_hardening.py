@@ -261,3 +261,11 @@ def test_a_page_without_a_form_starts_no_session(client, app):
     r = client.get("/")
     assert "consentry_session" not in r.headers.get("set-cookie", "")
     assert "consentry_session" in client.get("/object").headers.get("set-cookie", "")  # a form: a pre-session
+
+
+def test_an_odd_cookie_beside_ours_does_not_sign_out(client):
+    sign_in(client, "m_us")
+    sid = client.cookies.get("consentry_session")
+    r = client.get("/me", headers={"Cookie": f'other="a\\"b; c; consentry_session={sid}; x=1'},
+                   follow_redirects=False)
+    assert r.status_code == 200

@@ -103,3 +103,31 @@ def test_only_admins_decide(client, app):
     assert r.status_code == 303 and r.headers["location"] == "/admin/login"
     assert client.get("/admin/objections", follow_redirects=False).status_code == 303
     assert app.state.sources.ledger.redaction_names() == []
+
+
+def test_held_then_confirmed_on_postgresql(home, pg_url):
+    """The held objection and the confirmed redaction name live in the PostgreSQL ledger database."""
+    from consentry.center.app import create_app
+    from consentry.center.config import CenterSettings
+    from consentry.settings import Settings
+
+    from .helpers import API_KEY, SECRET, write_export
+
+    write_export(home / "network")
+    app = create_app(Settings(home=home, ledger_url=pg_url),
+                     CenterSettings(secret_key=SECRET, admin_token=ADMIN_TOKEN, api_keys=API_KEY,
+                                    public_url="http://testserver"))
+    with TestClient(app) as c:
+        assert submit(c, "Zorblax Quenteroo", "z@example.org").status_code == 200
+        assert submit(c, "Machine Learning").status_code == 422
+    with app.state.objections.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT name, status FROM center_objections").all() == [
+            ("Zorblax Quenteroo", "pending")]
+    assert app.state.sources.ledger.redaction_names() == []
+    adm, csrf = admin(app)
+    oid = app.state.objections.listing("pending")[0]["objection_id"]
+    adm.post(f"/admin/objections/{oid}", data={"csrf_token": csrf, "action": "confirm"})
+    assert [n.name for n in app.state.sources.ledger.redaction_names()] == ["Zorblax Quenteroo"]
+    with app.state.objections.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT name, contact, status FROM center_objections").all() == [
+            (None, None, "confirmed")]

@@ -20,11 +20,11 @@ import re
 import uuid
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from wordfreq import zipf_frequency
@@ -34,7 +34,7 @@ from consentry.center.web import flash, render, sources
 from consentry.ledger.models import CenterObjection
 from consentry.policy.packs import Pack
 
-table = CenterObjection.__table__
+table = cast(Table, CenterObjection.__table__)
 COMMON_ZIPF = 3.0
 """A word seen at least once per million English words (wordfreq's Zipf scale) is common."""
 NAME_WORD_MAX_ZIPF = 6.0

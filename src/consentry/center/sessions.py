@@ -19,20 +19,20 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
-from http.cookies import CookieError, SimpleCookie
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import create_engine, delete, insert, select, update
+from sqlalchemy import Table, create_engine, delete, insert, select, update
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consentry.ledger.models import CenterSession
 
 COOKIE = "consentry_session"
-table = CenterSession.__table__
+SESSIONLESS = ("/static/", "/.well-known/")  # no database read for a stylesheet
+table = cast(Table, CenterSession.__table__)
 
 
 def _hash(sid: str) -> str:
@@ -138,7 +138,7 @@ class ServerSessions:
         self.flags = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if https_only else "")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        if scope["type"] not in ("http", "websocket") or scope["path"].startswith(SESSIONLESS):
             await self.app(scope, receive, send)
             return
         sid = self._cookie(scope)
@@ -148,7 +148,8 @@ class ServerSessions:
         scope["session"] = session = SessionDict(data or {})
 
         async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start" and (
+                    session.changed or scope.get("session_begin") or scope.get("session_end")):
                 cookie = await run_in_threadpool(self._commit, scope, sid, session)
                 if cookie is not None:
                     MutableHeaders(scope=message).append("set-cookie", cookie)
@@ -179,17 +180,14 @@ class ServerSessions:
 
     @staticmethod
     def _cookie(scope: Scope) -> str | None:
+        """Our cookie's value, read with Starlette's lenient parser (another site cookie
+        with odd characters must not sign the member out)."""
         for k, v in scope.get("headers", []):
             if k == b"cookie":
-                c = SimpleCookie()
-                try:
-                    c.load(v.decode("latin-1"))
-                except CookieError:  # a malformed Cookie header counts as no session
-                    return None
-                if COOKIE in c:
-                    return c[COOKIE].value
+                value = cookie_parser(v.decode("latin-1")).get(COOKIE)
+                if value:
+                    return value
         return None
-
 
 def engine_for(url: str) -> Engine:
     """An engine on the ledger's database for the center's own small tables."""
