@@ -206,7 +206,8 @@ def test_admin_pages(browser, server):
     page.goto(f"{server['url']}/admin/snapshots")
     page.get_by_role("link", name=f"Summary of {model['version']}").click()
     text = page.inner_text("main")
-    assert "Training content summary" in text and "Minimum age 18" in text and f"genai_training/{manifest.version}" in text
+    assert "Public summary of training content" in text and "members under 18 excluded" in text
+    assert f"genai_training/{manifest.version}" in text and "2.4 User data" in text
     shot(page, "admin-art53-summary")
     page.goto(f"{server['url']}/admin/audit")
     assert "audit chain ok" in page.inner_text("main")

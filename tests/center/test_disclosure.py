@@ -70,6 +70,8 @@ def test_summary_is_public_in_the_commission_template(client, trained):
     assert s["data_sources"]["publicly_available_datasets"]["used"] is True
     assert s["general_information"]["model"]["dependencies"]["base_model"] == BASE["model"]
     assert "no web-scraped or licensed third-party data" not in md.text
+    html = client.get(f"/models/assistant/{v}/summary")
+    assert html.status_code == 200 and "2.4 User data" in html.text and f"/models/assistant/{v}/summary.json" in html.text
 
 
 def test_summary_lists_only_types_with_a_detector(client, trained):
