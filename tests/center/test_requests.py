@@ -195,3 +195,20 @@ def test_cli_object_to_ml_safety(app):
         ("ml_safety", "object", "api")]
     bad = CliRunner().invoke(cli, ["request", "object", "m_us", "--purpose", "nope"])
     assert bad.exit_code == 2 and "purpose" in bad.output
+
+
+def test_consentry_explain_gives_the_pack_reason_for_an_unhonoured_objection():
+    """One truth: `consentry explain` says what the member page says about an ml_safety objection."""
+    from consentry.policy.explain import explain_member
+    from consentry.policy.packs import load_pack
+
+    from tests.policy.policynet import Net
+
+    net = Net()
+    net.member(residence_country="US")
+    net.item(item_id="post")
+    net.event("m1", "ml_safety", "object", "2025-12-01")
+    e = explain_member(net.tables(), "linkedin-2024", "m1", "2025-12-15", "ml_safety")
+    (p,) = e.purposes
+    assert p.allowed == 1 and [(ev.choice, ev.counted) for ev in p.events] == [("object", False)]
+    assert load_pack("linkedin-2024").versions[-1].purposes["ml_safety"].objection_reason in e.text()
