@@ -133,8 +133,8 @@ def training_content_summary(model: dict[str, Any], snapshot: Any) -> dict[str, 
         "publicly_available_datasets": {
             "used": bool(base),
             "base_model": base,
-            "description": (f"The pretrained base model {base['name'] or NOT_RECORDED}, pretrained by its publisher on "
-                            f"{base['pretraining_source'] or 'public data the model registry does not name'}."
+            "description": (f"The pretrained base model {base['name'] or '(name not recorded)'}; its pretraining data: "
+                            f"{base['pretraining_source'] or 'not named in the model registry'}."
                             if base else "None: no pretrained base model is recorded for this version."),
         },
         "private_third_party_datasets": {
