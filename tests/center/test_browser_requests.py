@@ -12,8 +12,11 @@ import pytest
 
 from consentry.training.registry import Registry
 
+from . import test_browser as tb
 from .helpers import ADMIN_TOKEN
-from .test_browser import browser, build, server, shot, sign_in, snapshot_rows  # noqa: F401 - fixtures
+from .test_browser import build, shot, sign_in, snapshot_rows
+
+browser, server = tb.browser, tb.server  # the fixtures, shared with test_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

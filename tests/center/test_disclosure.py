@@ -51,7 +51,7 @@ def test_summary_is_public_in_the_commission_template(client, trained):
     md = client.get(f"/models/assistant/{v}/summary.md")  # nobody signed in
     js = client.get(f"/models/assistant/{v}/summary.json")
     assert md.status_code == 200 and js.status_code == 200 and md.headers["content-type"].startswith("text/markdown")
-    headings = re.findall(r"^#{2,3} (.+)$", md.text, flags=re.M)
+    headings = re.findall(r"^#{2,3} (.+)$", md.text, flags=re.MULTILINE)
     assert headings == [
         "1. General information", "1.1 Provider identification", "1.2 Model identification",
         "1.3 Modalities, overall training data size and other characteristics",
@@ -87,7 +87,7 @@ def test_summary_counts_equal_the_admin_page(client, trained):
     size = s["general_information"]["training_data_size"]
     admin_login(client)
     page = client.get("/admin/snapshots").text
-    row = re.search(rf"<tr><td>{v}</td>.*?</tr>", page, flags=re.S).group(0)
+    row = re.search(rf"<tr><td>{v}</td>.*?</tr>", page, flags=re.DOTALL).group(0)
     cells = re.findall(r"<td>([^<]*)</td>", row)
     admin_members, admin_items = int(cells[4]), int(cells[5])
     assert (size["items"], size["members"]) == (admin_items, admin_members) == (trained["trained"], trained["members"])

@@ -157,7 +157,7 @@ def test_admin_request_actions_need_admin_and_csrf(client, app):
 def test_ml_safety_objection_recorded_with_pack_reason(client, app):
     from consentry.policy.packs import load_pack
 
-    csrf = sign_in(client, "m_us")
+    sign_in(client, "m_us")
     assert 'data-purpose="ml_safety"' in client.get("/me").text
     form = client.get("/me/object").text
     assert 'value="ml_safety"' in form
@@ -168,7 +168,7 @@ def test_ml_safety_objection_recorded_with_pack_reason(client, app):
     assert [(e.purpose, e.choice) for e in events] == [("ml_safety", "object")]
     reason = load_pack("linkedin-2024").versions[-1].purposes["ml_safety"].objection_reason
     assert reason and reason in r.text  # the flash after the objection
-    card = re.search(r'<section class="card"[^>]*data-purpose="ml_safety".*?</section>', client.get("/me").text, re.S).group(0)
+    card = re.search(r'<section class="card"[^>]*data-purpose="ml_safety".*?</section>', client.get("/me").text, re.DOTALL).group(0)
     assert "does not honour objections" in card and reason in card and "Your data is used" in card
 
 
@@ -182,7 +182,7 @@ def test_ml_safety_objection_honoured_where_the_pack_says(center_env, monkeypatc
         sign_in(c, "m_us")
         assert c.post("/api/v1/members/m_us/choices", headers=H,
                       json={"purpose": "ml_safety", "choice": "object", "client_request_id": "o1"}).status_code == 201
-        card = re.search(r'<section class="card"[^>]*data-purpose="ml_safety".*?</section>', c.get("/me").text, re.S).group(0)
+        card = re.search(r'<section class="card"[^>]*data-purpose="ml_safety".*?</section>', c.get("/me").text, re.DOTALL).group(0)
         assert "Your data is not used" in card and "You objected" in card
         dec = {d["purpose"]: d for d in c.get("/api/v1/members/m_us/decisions", headers=H).json()}
         assert dec["ml_safety"]["used"] is False and "objected" in dec["ml_safety"]["reasons"]
@@ -201,7 +201,6 @@ def test_consentry_explain_gives_the_pack_reason_for_an_unhonoured_objection():
     """One truth: `consentry explain` says what the member page says about an ml_safety objection."""
     from consentry.policy.explain import explain_member
     from consentry.policy.packs import load_pack
-
     from tests.policy.policynet import Net
 
     net = Net()

@@ -100,7 +100,7 @@ def training_content_summary(model: dict[str, Any], snapshot: Any) -> dict[str, 
     by_reason: dict[str, int] = counts.get("by_reason", {}) or {}
     try:
         pv = load_pack(m.pack).version_at(m.as_of)
-    except Exception:  # a pack no longer shipped: rules and redaction are then not recorded
+    except ValueError:  # a pack no longer shipped (PackError): rules and redaction are then not recorded
         pv = None
     rules: dict[str, str] = {}
     if pv is not None:
@@ -236,11 +236,11 @@ def to_markdown(s: dict[str, Any]) -> str:
         "",
         "### 1.3 Modalities, overall training data size and other characteristics",
         f"- Modalities: {', '.join(g['modalities'])}.",
-        f"- Training data size: {size['range']} ({size['items']} items from {size['members']} members, "
-        f"{size['text_bytes']} bytes of text; the base model's pretraining data is not counted here).",
+        (f"- Training data size: {size['range']} ({size['items']} items from {size['members']} members, "
+        f"{size['text_bytes']} bytes of text; the base model's pretraining data is not counted here)."),
         f"- Types of content: {kinds}.",
-        f"- Latest data collection: items created up to {g['latest_data_collection'] or NOT_RECORDED}, "
-        f"decided as of {g['decided_as_of']}.",
+        (f"- Latest data collection: items created up to {g['latest_data_collection'] or NOT_RECORDED}, "
+        f"decided as of {g['decided_as_of']}."),
         "",
         "## 2. List of data sources",
         "",
@@ -264,13 +264,13 @@ def to_markdown(s: dict[str, Any]) -> str:
         "",
         "### 2.4 User data",
         f"- {ud['description']}",
-        f"- {ud['items']} items from {ud['members']} members trained this version (snapshot {ud['snapshot']['ref']}, "
-        f"content hash {ud['snapshot']['content_hash']}, policy pack {ud['snapshot']['pack']}).",
-        f"- The snapshot held {ud['items_in_snapshot']} items; held out for evaluation (not trained on): "
+        (f"- {ud['items']} items from {ud['members']} members trained this version (snapshot {ud['snapshot']['ref']}, "
+        f"content hash {ud['snapshot']['content_hash']}, policy pack {ud['snapshot']['pack']})."),
+        (f"- The snapshot held {ud['items_in_snapshot']} items; held out for evaluation (not trained on): "
         f"{NOT_RECORDED if ud['held_out_for_evaluation'] is None else ud['held_out_for_evaluation']}; "
-        f"trained items erased from the snapshot since: {ud['trained_items_no_longer_in_snapshot']}.",
-        f"- Region groups included: {', '.join(ud['regions']['included_groups']) or 'none'}; excluded: "
-        f"{', '.join(ud['regions']['excluded_groups']) or 'none'}. Rules in force: {rules}.",
+        f"trained items erased from the snapshot since: {ud['trained_items_no_longer_in_snapshot']}."),
+        (f"- Region groups included: {', '.join(ud['regions']['included_groups']) or 'none'}; excluded: "
+        f"{', '.join(ud['regions']['excluded_groups']) or 'none'}. Rules in force: {rules}."),
         "",
         "### 2.5 Synthetic data",
         f"- {src['synthetic_data']['description']}",
@@ -282,12 +282,12 @@ def to_markdown(s: dict[str, Any]) -> str:
         "",
         "### 3.1 Respect of reservation of rights from the text and data mining exception or limitation",
         f"- {rr['description']}",
-        f"- Items excluded after an opt-out: {rr['opted_out_items_excluded']}; after an objection: "
+        (f"- Items excluded after an opt-out: {rr['opted_out_items_excluded']}; after an objection: "
         f"{rr['objected_items_excluded']}; for lack of an opt-in: {rr['no_opt_in_items_excluded']}; "
-        f"because the region prohibits this use: {rr['region_prohibited_items_excluded']}.",
-        f"- Global Privacy Control honoured: {_yes(rr['gpc_honoured'])}; objections honoured: "
+        f"because the region prohibits this use: {rr['region_prohibited_items_excluded']}."),
+        (f"- Global Privacy Control honoured: {_yes(rr['gpc_honoured'])}; objections honoured: "
         f"{_yes(rr['objections_honoured'])}; later choices propagate: {rr['propagation_of_later_choices']}; "
-        f"erasures applied since: {rr['erasures_applied_since']}.",
+        f"erasures applied since: {rr['erasures_applied_since']}."),
         "",
         "### 3.2 Removal of illegal content",
         f"- {ill['description']}",
@@ -295,8 +295,8 @@ def to_markdown(s: dict[str, Any]) -> str:
         "",
         "### 3.3 Other information",
         f"- Personal data redacted before training ({red['mode']}): {', '.join(red['pii_types']) or NOT_RECORDED}.",
-        f"- Items dropped for too much personal data (density > {red['max_pii_density']}): "
-        f"{red['items_dropped_by_redaction']}.",
+        (f"- Items dropped for too much personal data (density > {red['max_pii_density']}): "
+        f"{red['items_dropped_by_redaction']}."),
         "- Names of non-members who objected were redacted: " + _yes(red["non_member_objections_redacted"]) + ".",
         "",
     ]
