@@ -36,7 +36,8 @@ _BASE_LICENCE = ("licence", "license")
 
 
 def trained_counts(model: dict[str, Any]) -> dict[str, int]:
-    """Items and members that trained `model`: its registry lineage, the one count shown everywhere."""
+    """Training records (items; job interactions for the matcher) and members that trained
+    `model`: its registry lineage, the one count shown everywhere."""
     shards = model.get("shards") or []
     items = {i for s in shards for i in s.get("items") or []}
     members = {m for s in shards for m in s.get("members") or []}
@@ -154,7 +155,9 @@ def training_content_summary(model: dict[str, Any], snapshot: Any) -> dict[str, 
             "items": trained["items"], "members": trained["members"],
             "items_in_snapshot": counts.get("included"),
             "held_out_for_evaluation": metrics.get("holdout_texts"),
-            "trained_items_no_longer_in_snapshot": trained["items"] - data["found"],
+            # records that are not snapshot items (the job matcher trains on interactions), or
+            # items an erasure removed from the snapshot after training
+            "trained_records_not_in_snapshot_items": trained["items"] - data["found"],
             "content_kinds": data["kinds"],
             "snapshot": {"ref": snapshot.ref, "content_hash": m.content_hash, "pack": m.pack_ref,
                          "propagation": m.propagation, "engine": m.engine},
@@ -236,7 +239,7 @@ def to_markdown(s: dict[str, Any]) -> str:
         "",
         "### 1.3 Modalities, overall training data size and other characteristics",
         f"- Modalities: {', '.join(g['modalities'])}.",
-        (f"- Training data size: {size['range']} ({size['items']} items from {size['members']} members, "
+        (f"- Training data size: {size['range']} ({size['items']} training records from {size['members']} members, "
         f"{size['text_bytes']} bytes of text; the base model's pretraining data is not counted here)."),
         f"- Types of content: {kinds}.",
         (f"- Latest data collection: items created up to {g['latest_data_collection'] or NOT_RECORDED}, "
@@ -264,11 +267,12 @@ def to_markdown(s: dict[str, Any]) -> str:
         "",
         "### 2.4 User data",
         f"- {ud['description']}",
-        (f"- {ud['items']} items from {ud['members']} members trained this version (snapshot {ud['snapshot']['ref']}, "
+        (f"- {ud['items']} training records from {ud['members']} members trained this version (snapshot {ud['snapshot']['ref']}, "
         f"content hash {ud['snapshot']['content_hash']}, policy pack {ud['snapshot']['pack']})."),
         (f"- The snapshot held {ud['items_in_snapshot']} items; held out for evaluation (not trained on): "
         f"{NOT_RECORDED if ud['held_out_for_evaluation'] is None else ud['held_out_for_evaluation']}; "
-        f"trained items erased from the snapshot since: {ud['trained_items_no_longer_in_snapshot']}."),
+        f"training records that are not among the snapshot's current items (interactions, or items erased "
+        f"since): {ud['trained_records_not_in_snapshot_items']}."),
         (f"- Region groups included: {', '.join(ud['regions']['included_groups']) or 'none'}; excluded: "
         f"{', '.join(ud['regions']['excluded_groups']) or 'none'}. Rules in force: {rules}."),
         "",
