@@ -211,3 +211,30 @@ def test_consentry_explain_gives_the_pack_reason_for_an_unhonoured_objection():
     (p,) = e.purposes
     assert p.allowed == 1 and [(ev.choice, ev.counted) for ev in p.events] == [("object", False)]
     assert load_pack("linkedin-2024").versions[-1].purposes["ml_safety"].objection_reason in e.text()
+
+
+def test_a_failed_request_stays_open_and_overdue(client, app):
+    """A run that failed answered nothing: the request is listed, counted overdue, and can be retried."""
+    led = app.state.sources.ledger
+    rec = led.append_request("m_us", "export", OLD, client_request_id="f1")
+    led.mark_processed(rec.request_id, {"error": "disk full"}, client_request_id="f1-run", status="failed")
+    admin_login(client)
+    assert 'data-overdue="1"' in client.get("/admin").text
+    page = client.get("/admin/requests").text
+    assert "failed: run it again" in page
+    assert client.post(f"/admin/requests/{rec.request_id}/fulfil", data={"csrf_token": csrf_of(page)}).status_code == 200
+    assert led.request(rec.request_id).status == "processed"
+    assert 'data-overdue="0"' in client.get("/admin").text
+
+
+def test_process_marks_an_unwritable_bundle_failed_and_retries_it(client, app):
+    led = app.state.sources.ledger
+    rec = led.append_request("m_us", "export", OLD, client_request_id="w1")
+    blocker = app.state.settings.home / "exports" / "m_us"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("not a directory")  # the bundle's folder cannot be made
+    assert "failed, bundle not written" in run("requests", "process")
+    assert led.request(rec.request_id).status == "failed"
+    blocker.unlink()
+    assert "processed" in run("requests", "process")
+    assert led.request(rec.request_id).status == "processed"

@@ -189,10 +189,22 @@ def purge_erased(src: Sources) -> list[str]:
 
 
 def process_exports(src: Sources, pack: Pack, now: datetime | None = None) -> list[Outcome]:
-    """Fulfil every pending export request, oldest first (erasures are `consentry forget`'s),
-    after deleting the bundles of members whose account has since been erased."""
+    """Fulfil every open (pending or failed) export request, oldest first (erasures are
+    `consentry forget`'s), after deleting the bundles of members whose account has since been erased."""
     purge_erased(src)
-    return [fulfil_export(src, pack, r, now) for r in src.ledger.pending_requests() if r.kind == RequestKind.EXPORT]
+    now = now or datetime.now(UTC)
+    out = []
+    for r in src.ledger.unanswered_requests():
+        if r.kind != RequestKind.EXPORT:
+            continue
+        try:
+            out.append(fulfil_export(src, pack, r, now))
+        except OSError as exc:  # one unwritable bundle must not stop the others; it stays open, marked failed
+            src.ledger.mark_processed(r.request_id, {"error": type(exc).__name__},
+                                      client_request_id=f"export-failed:{r.request_id}:{now.isoformat()}",
+                                      status="failed", at=now)
+            out.append(Outcome(r.request_id, r.member_id, "failed", f"bundle not written ({type(exc).__name__})"))
+    return out
 
 
 def refuse(src: Sources, request_id: str, reason: str, *, client_request_id: str) -> dict[str, Any]:
@@ -201,7 +213,7 @@ def refuse(src: Sources, request_id: str, reason: str, *, client_request_id: str
     if not 3 <= len(reason) <= 1000:
         raise RequestRefused("reason", "give the reason the member will read (3 to 1000 characters)")
     rec = src.ledger.request(request_id)
-    if rec is None or rec.status != "pending":
+    if rec is None or rec.status not in OPEN:
         raise RequestRefused("request_id", "no open request with this id")
     return plain(src.ledger.mark_processed(request_id, {"refused": True, "reason": reason},
                                            client_request_id=client_request_id, status="refused"))
@@ -210,14 +222,19 @@ def refuse(src: Sources, request_id: str, reason: str, *, client_request_id: str
 # ------------------------------------------------------------------ open requests against deadlines
 
 
+OPEN = ("pending", "failed")  # a failed run answered nothing: the request is still owed
+
+
 def open_requests(src: Sources, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Pending requests with the law, due date and days left, soonest due first."""
+    """Requests still owed an answer (pending or failed), with law, due date and days left,
+    soonest due first: what the admin page lists and the dashboard counts as overdue."""
     now = now or datetime.now(UTC)
     rows = []
-    for r in src.ledger.pending_requests():
+    for r in src.ledger.unanswered_requests():
         country = (src.profile(r.member_id) or {}).get("residence_country")
         law, due = deadline(r.at, country)
         rows.append({"request_id": r.request_id, "member_id": r.member_id, "kind": r.kind, "at": r.at,
+                     "status": r.status,
                      "country": country or "unknown", "law": law.name, "due": due,
                      "days_left": (due - now).days, "overdue": due < now, "n_items": len(r.item_ids or [])})
     rows.sort(key=lambda r: r["due"])
