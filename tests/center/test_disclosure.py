@@ -119,3 +119,16 @@ def test_pack_claiming_a_type_without_detector_is_refused():
     assert bad != text
     with pytest.raises(PackError, match=r"strict.yaml:\d+: versions.0.redaction.pii_types: .*no detector for LOCATION"):
         parse_pack(bad, "strict.yaml")
+
+
+def test_summary_says_what_the_registry_does_not_record(client, app, trained):
+    v = trained["model"]["version"]
+    reg = Registry(app.state.settings.models)
+    reg.update(v, base={"model": "Tiny-Public-Base-7M"})  # no pretraining source recorded
+    md = client.get(f"/models/assistant/{v}/summary.md").text
+    assert "its pretraining data: not named in the model registry" in md
+    reg.update(v, base=None)
+    s = client.get(f"/models/assistant/{v}/summary.json").json()
+    pub = s["data_sources"]["publicly_available_datasets"]
+    assert pub["used"] is False and pub["description"].startswith("None: no pretrained base model is recorded")
+    assert s["general_information"]["model"]["dependencies"] is None
