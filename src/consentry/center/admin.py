@@ -126,7 +126,7 @@ def _run_erasure(src: Any, request_id: str, kind: str, member: str) -> None:
 
     forget(request_id=request_id, settings=src.settings, ledger=src.ledger)
     if kind == RequestKind.ERASE_ACCOUNT:
-        fulfil.erase_bundles(src, member)
+        fulfil.erase_bundles(src.settings.home, member)
 
 
 @router.post("/requests/{request_id}/erase", dependencies=[*guard, Depends(require_csrf)])

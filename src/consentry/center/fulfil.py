@@ -8,7 +8,8 @@ closed here by `process_exports`, which writes the bundle under
 `$CONSENTRY_HOME/exports/<member>/<request_id>.json` (0600) for the member to
 download from their requests page, and marks the request processed with the date,
 the file's hash and size. A bundle holds personal data: erasing the member's account
-must delete it too (`erase_bundles`), and it is never written for a member whose
+must delete it too (`erase_bundles(home, member)`, callable by the forgetting
+workflow), and it is never written for a member whose
 account erasure is pending.
 """
 
@@ -31,6 +32,7 @@ from consentry.policy.packs import Pack
 from consentry.vocab import Choice, Purpose, RequestKind, Source
 
 EXPORT_FORMAT = "consentry.member-export/1"
+EXPORTS = "exports"  # under $CONSENTRY_HOME: <member>/<request_id>.json
 ERASE_KINDS = (RequestKind.ERASE_ITEMS.value, RequestKind.ERASE_ACCOUNT.value, RequestKind.ERASE_AI_DATA.value)
 REQUEST_KINDS = (*ERASE_KINDS, RequestKind.EXPORT.value)
 
@@ -112,7 +114,7 @@ def dumps(doc: dict[str, Any]) -> bytes:
 
 
 def exports_dir(src: Sources) -> Path:
-    return Path(src.settings.home) / "exports"
+    return Path(src.settings.home) / EXPORTS
 
 
 def bundle_path(src: Sources, member: str, request_id: str) -> Path:
@@ -130,9 +132,11 @@ def read_bundle(src: Sources, member: str, request_id: str) -> bytes | None:
     return path.read_bytes() if path.is_file() else None
 
 
-def erase_bundles(src: Sources, member: str) -> int:
-    """Delete every export bundle of the member (called when their account is erased)."""
-    d = exports_dir(src) / member
+def erase_bundles(home: Path | str, member: str) -> int:
+    """Delete every export bundle of the member under `home` (their account is being erased).
+
+    Takes only the home directory, so the forgetting workflow can call it without the center."""
+    d = Path(home) / EXPORTS / member
     if not MEMBER_ID_RE.fullmatch(member) or not d.is_dir():
         return 0
     n = sum(1 for _ in d.glob("*.json"))
@@ -183,7 +187,7 @@ def purge_erased(src: Sources) -> list[str]:
     gone = []
     for d in sorted(root.iterdir()) if root.is_dir() else []:
         if any(r.kind == RequestKind.ERASE_ACCOUNT and r.status == "processed" for r in src.ledger.requests_for(d.name)):
-            erase_bundles(src, d.name)
+            erase_bundles(src.settings.home, d.name)
             gone.append(d.name)
     return gone
 
