@@ -51,7 +51,7 @@ def test_summary_is_public_in_the_commission_template(client, trained):
     md = client.get(f"/models/assistant/{v}/summary.md")  # nobody signed in
     js = client.get(f"/models/assistant/{v}/summary.json")
     assert md.status_code == 200 and js.status_code == 200 and md.headers["content-type"].startswith("text/markdown")
-    headings = re.findall(r"^#{2,3} (.+)$", md.text, flags=re.M)
+    headings = re.findall(r"^#{2,3} (.+)$", md.text, flags=re.MULTILINE)
     assert headings == [
         "1. General information", "1.1 Provider identification", "1.2 Model identification",
         "1.3 Modalities, overall training data size and other characteristics",
@@ -70,6 +70,8 @@ def test_summary_is_public_in_the_commission_template(client, trained):
     assert s["data_sources"]["publicly_available_datasets"]["used"] is True
     assert s["general_information"]["model"]["dependencies"]["base_model"] == BASE["model"]
     assert "no web-scraped or licensed third-party data" not in md.text
+    html = client.get(f"/models/assistant/{v}/summary")
+    assert html.status_code == 200 and "2.4 User data" in html.text and f"/models/assistant/{v}/summary.json" in html.text
 
 
 def test_summary_lists_only_types_with_a_detector(client, trained):
@@ -85,7 +87,7 @@ def test_summary_counts_equal_the_admin_page(client, trained):
     size = s["general_information"]["training_data_size"]
     admin_login(client)
     page = client.get("/admin/snapshots").text
-    row = re.search(rf"<tr><td>{v}</td>.*?</tr>", page, flags=re.S).group(0)
+    row = re.search(rf"<tr><td>{v}</td>.*?</tr>", page, flags=re.DOTALL).group(0)
     cells = re.findall(r"<td>([^<]*)</td>", row)
     admin_members, admin_items = int(cells[4]), int(cells[5])
     assert (size["items"], size["members"]) == (admin_items, admin_members) == (trained["trained"], trained["members"])
@@ -117,3 +119,16 @@ def test_pack_claiming_a_type_without_detector_is_refused():
     assert bad != text
     with pytest.raises(PackError, match=r"strict.yaml:\d+: versions.0.redaction.pii_types: .*no detector for LOCATION"):
         parse_pack(bad, "strict.yaml")
+
+
+def test_summary_says_what_the_registry_does_not_record(client, app, trained):
+    v = trained["model"]["version"]
+    reg = Registry(app.state.settings.models)
+    reg.update(v, base={"model": "Tiny-Public-Base-7M"})  # no pretraining source recorded
+    md = client.get(f"/models/assistant/{v}/summary.md").text
+    assert "its pretraining data: not named in the model registry" in md
+    reg.update(v, base=None)
+    s = client.get(f"/models/assistant/{v}/summary.json").json()
+    pub = s["data_sources"]["publicly_available_datasets"]
+    assert pub["used"] is False and pub["description"].startswith("None: no pretrained base model is recorded")
+    assert s["general_information"]["model"]["dependencies"] is None

@@ -157,7 +157,7 @@ def test_admin_request_actions_need_admin_and_csrf(client, app):
 def test_ml_safety_objection_recorded_with_pack_reason(client, app):
     from consentry.policy.packs import load_pack
 
-    csrf = sign_in(client, "m_us")
+    sign_in(client, "m_us")
     assert 'data-purpose="ml_safety"' in client.get("/me").text
     form = client.get("/me/object").text
     assert 'value="ml_safety"' in form
@@ -168,7 +168,7 @@ def test_ml_safety_objection_recorded_with_pack_reason(client, app):
     assert [(e.purpose, e.choice) for e in events] == [("ml_safety", "object")]
     reason = load_pack("linkedin-2024").versions[-1].purposes["ml_safety"].objection_reason
     assert reason and reason in r.text  # the flash after the objection
-    card = re.search(r'<section class="card"[^>]*data-purpose="ml_safety".*?</section>', client.get("/me").text, re.S).group(0)
+    card = re.search(r'<section class="card"[^>]*data-purpose="ml_safety".*?</section>', client.get("/me").text, re.DOTALL).group(0)
     assert "does not honour objections" in card and reason in card and "Your data is used" in card
 
 
@@ -182,7 +182,7 @@ def test_ml_safety_objection_honoured_where_the_pack_says(center_env, monkeypatc
         sign_in(c, "m_us")
         assert c.post("/api/v1/members/m_us/choices", headers=H,
                       json={"purpose": "ml_safety", "choice": "object", "client_request_id": "o1"}).status_code == 201
-        card = re.search(r'<section class="card"[^>]*data-purpose="ml_safety".*?</section>', c.get("/me").text, re.S).group(0)
+        card = re.search(r'<section class="card"[^>]*data-purpose="ml_safety".*?</section>', c.get("/me").text, re.DOTALL).group(0)
         assert "Your data is not used" in card and "You objected" in card
         dec = {d["purpose"]: d for d in c.get("/api/v1/members/m_us/decisions", headers=H).json()}
         assert dec["ml_safety"]["used"] is False and "objected" in dec["ml_safety"]["reasons"]
@@ -195,3 +195,67 @@ def test_cli_object_to_ml_safety(app):
         ("ml_safety", "object", "api")]
     bad = CliRunner().invoke(cli, ["request", "object", "m_us", "--purpose", "nope"])
     assert bad.exit_code == 2 and "purpose" in bad.output
+
+
+def test_consentry_explain_gives_the_pack_reason_for_an_unhonoured_objection():
+    """One truth: `consentry explain` says what the member page says about an ml_safety objection."""
+    from consentry.policy.explain import explain_member
+    from consentry.policy.packs import load_pack
+    from tests.policy.policynet import Net
+
+    net = Net()
+    net.member(residence_country="US")
+    net.item(item_id="post")
+    net.event("m1", "ml_safety", "object", "2025-12-01")
+    e = explain_member(net.tables(), "linkedin-2024", "m1", "2025-12-15", "ml_safety")
+    (p,) = e.purposes
+    assert p.allowed == 1 and [(ev.choice, ev.counted) for ev in p.events] == [("object", False)]
+    assert load_pack("linkedin-2024").versions[-1].purposes["ml_safety"].objection_reason in e.text()
+
+
+def test_a_failed_request_stays_open_and_overdue(client, app):
+    """A run that failed answered nothing: the request is listed, counted overdue, and can be retried."""
+    led = app.state.sources.ledger
+    rec = led.append_request("m_us", "export", OLD, client_request_id="f1")
+    led.mark_processed(rec.request_id, {"error": "disk full"}, client_request_id="f1-run", status="failed")
+    admin_login(client)
+    assert 'data-overdue="1"' in client.get("/admin").text
+    page = client.get("/admin/requests").text
+    assert "failed: run it again" in page
+    assert client.post(f"/admin/requests/{rec.request_id}/fulfil", data={"csrf_token": csrf_of(page)}).status_code == 200
+    assert led.request(rec.request_id).status == "processed"
+    assert 'data-overdue="0"' in client.get("/admin").text
+
+
+def test_process_marks_an_unwritable_bundle_failed_and_retries_it(client, app):
+    led = app.state.sources.ledger
+    rec = led.append_request("m_us", "export", OLD, client_request_id="w1")
+    blocker = app.state.settings.home / "exports" / "m_us"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("not a directory")  # the bundle's folder cannot be made
+    assert "failed, bundle not written" in run("requests", "process")
+    assert led.request(rec.request_id).status == "failed"
+    blocker.unlink()
+    assert "processed" in run("requests", "process")
+    assert led.request(rec.request_id).status == "processed"
+
+
+def test_account_erasure_deletes_the_export_bundles(client, app):
+    """A bundle is a copy of personal data: the account erasure reaches it (admin action and `requests process`)."""
+    led = app.state.sources.ledger
+    run("request", "export", "m_us", "--client-request-id", "e1")
+    run("requests", "process")
+    bundles = app.state.settings.home / "exports" / "m_us"
+    assert list(bundles.glob("*.json"))
+    era = led.append_request("m_us", "erase_account", OLD, client_request_id="e2")
+    admin_login(client)
+    csrf = csrf_of(client.get("/admin/requests").text)
+    assert client.post(f"/admin/requests/{era.request_id}/erase", data={"csrf_token": csrf}).status_code == 200
+    assert led.request(era.request_id).status == "processed" and not bundles.exists()
+    # and a bundle written before an erasure processed elsewhere (`forget --pending`) goes on the next process
+    run("request", "export", "m_de", "--client-request-id", "e3")
+    run("requests", "process")
+    led.append_request("m_de", "erase_account", OLD, client_request_id="e4")
+    run("forget", "--pending", "--no-retrain")
+    run("requests", "process")
+    assert not (app.state.settings.home / "exports" / "m_de").exists()

@@ -106,7 +106,7 @@ def open_requests_page(request: Request) -> HTMLResponse:
 
 def _open(request: Request, request_id: str, kinds: tuple[str, ...]) -> Any:
     rec = sources(request).ledger.request(request_id)
-    if rec is None or rec.status != "pending" or rec.kind not in kinds:
+    if rec is None or rec.status not in fulfil.OPEN or rec.kind not in kinds:
         raise HTTPException(404, "no open request of this kind with this id")
     return rec
 
@@ -126,7 +126,7 @@ def _run_erasure(src: Any, request_id: str, kind: str, member: str) -> None:
 
     forget(request_id=request_id, settings=src.settings, ledger=src.ledger)
     if kind == RequestKind.ERASE_ACCOUNT:
-        fulfil.erase_bundles(src, member)
+        fulfil.erase_bundles(src.settings.home, member)
 
 
 @router.post("/requests/{request_id}/erase", dependencies=[*guard, Depends(require_csrf)])

@@ -48,7 +48,8 @@ def models_index(request: Request) -> HTMLResponse:
 @router.get("/{name}/{version}/summary", response_class=HTMLResponse)
 def summary_page(request: Request, name: Segment, version: Segment) -> HTMLResponse:
     s = summary_for(request, name, version)
-    return render(request, "summary.html", active="models", s=s, markdown=to_markdown(s), name=name, version=version)
+    return render(request, "summary.html", active="models", s=s, markdown=to_markdown(s), model_name=name,
+                  version=version)
 
 
 @router.get("/{name}/{version}/summary.md")

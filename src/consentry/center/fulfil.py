@@ -8,7 +8,8 @@ closed here by `process_exports`, which writes the bundle under
 `$CONSENTRY_HOME/exports/<member>/<request_id>.json` (0600) for the member to
 download from their requests page, and marks the request processed with the date,
 the file's hash and size. A bundle holds personal data: erasing the member's account
-must delete it too (`erase_bundles`), and it is never written for a member whose
+must delete it too (`erase_bundles(home, member)`, callable by the forgetting
+workflow), and it is never written for a member whose
 account erasure is pending.
 """
 
@@ -31,6 +32,7 @@ from consentry.policy.packs import Pack
 from consentry.vocab import Choice, Purpose, RequestKind, Source
 
 EXPORT_FORMAT = "consentry.member-export/1"
+EXPORTS = "exports"  # under $CONSENTRY_HOME: <member>/<request_id>.json
 ERASE_KINDS = (RequestKind.ERASE_ITEMS.value, RequestKind.ERASE_ACCOUNT.value, RequestKind.ERASE_AI_DATA.value)
 REQUEST_KINDS = (*ERASE_KINDS, RequestKind.EXPORT.value)
 
@@ -112,7 +114,7 @@ def dumps(doc: dict[str, Any]) -> bytes:
 
 
 def exports_dir(src: Sources) -> Path:
-    return Path(src.settings.home) / "exports"
+    return Path(src.settings.home) / EXPORTS
 
 
 def bundle_path(src: Sources, member: str, request_id: str) -> Path:
@@ -130,9 +132,11 @@ def read_bundle(src: Sources, member: str, request_id: str) -> bytes | None:
     return path.read_bytes() if path.is_file() else None
 
 
-def erase_bundles(src: Sources, member: str) -> int:
-    """Delete every export bundle of the member (called when their account is erased)."""
-    d = exports_dir(src) / member
+def erase_bundles(home: Path | str, member: str) -> int:
+    """Delete every export bundle of the member under `home` (their account is being erased).
+
+    Takes only the home directory, so the forgetting workflow can call it without the center."""
+    d = Path(home) / EXPORTS / member
     if not MEMBER_ID_RE.fullmatch(member) or not d.is_dir():
         return 0
     n = sum(1 for _ in d.glob("*.json"))
@@ -183,16 +187,28 @@ def purge_erased(src: Sources) -> list[str]:
     gone = []
     for d in sorted(root.iterdir()) if root.is_dir() else []:
         if any(r.kind == RequestKind.ERASE_ACCOUNT and r.status == "processed" for r in src.ledger.requests_for(d.name)):
-            erase_bundles(src, d.name)
+            erase_bundles(src.settings.home, d.name)
             gone.append(d.name)
     return gone
 
 
 def process_exports(src: Sources, pack: Pack, now: datetime | None = None) -> list[Outcome]:
-    """Fulfil every pending export request, oldest first (erasures are `consentry forget`'s),
-    after deleting the bundles of members whose account has since been erased."""
+    """Fulfil every open (pending or failed) export request, oldest first (erasures are
+    `consentry forget`'s), after deleting the bundles of members whose account has since been erased."""
     purge_erased(src)
-    return [fulfil_export(src, pack, r, now) for r in src.ledger.pending_requests() if r.kind == RequestKind.EXPORT]
+    now = now or datetime.now(UTC)
+    out = []
+    for r in src.ledger.unanswered_requests():
+        if r.kind != RequestKind.EXPORT:
+            continue
+        try:
+            out.append(fulfil_export(src, pack, r, now))
+        except OSError as exc:  # one unwritable bundle must not stop the others; it stays open, marked failed
+            src.ledger.mark_processed(r.request_id, {"error": type(exc).__name__},
+                                      client_request_id=f"export-failed:{r.request_id}:{now.isoformat()}",
+                                      status="failed", at=now)
+            out.append(Outcome(r.request_id, r.member_id, "failed", f"bundle not written ({type(exc).__name__})"))
+    return out
 
 
 def refuse(src: Sources, request_id: str, reason: str, *, client_request_id: str) -> dict[str, Any]:
@@ -201,7 +217,7 @@ def refuse(src: Sources, request_id: str, reason: str, *, client_request_id: str
     if not 3 <= len(reason) <= 1000:
         raise RequestRefused("reason", "give the reason the member will read (3 to 1000 characters)")
     rec = src.ledger.request(request_id)
-    if rec is None or rec.status != "pending":
+    if rec is None or rec.status not in OPEN:
         raise RequestRefused("request_id", "no open request with this id")
     return plain(src.ledger.mark_processed(request_id, {"refused": True, "reason": reason},
                                            client_request_id=client_request_id, status="refused"))
@@ -210,14 +226,19 @@ def refuse(src: Sources, request_id: str, reason: str, *, client_request_id: str
 # ------------------------------------------------------------------ open requests against deadlines
 
 
+OPEN = ("pending", "failed")  # a failed run answered nothing: the request is still owed
+
+
 def open_requests(src: Sources, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Pending requests with the law, due date and days left, soonest due first."""
+    """Requests still owed an answer (pending or failed), with law, due date and days left,
+    soonest due first: what the admin page lists and the dashboard counts as overdue."""
     now = now or datetime.now(UTC)
     rows = []
-    for r in src.ledger.pending_requests():
+    for r in src.ledger.unanswered_requests():
         country = (src.profile(r.member_id) or {}).get("residence_country")
         law, due = deadline(r.at, country)
         rows.append({"request_id": r.request_id, "member_id": r.member_id, "kind": r.kind, "at": r.at,
+                     "status": r.status,
                      "country": country or "unknown", "law": law.name, "due": due,
                      "days_left": (due - now).days, "overdue": due < now, "n_items": len(r.item_ids or [])})
     rows.sort(key=lambda r: r["due"])

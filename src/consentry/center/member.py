@@ -108,7 +108,7 @@ async def erase(request: Request, member: str = Depends(current_member)) -> Resp
         flash(request, "Select at least one of your own items to erase.", kind="error")
         return RedirectResponse("/me/requests", status_code=303)
     law = law_for((src.profile(member) or {}).get("residence_country"))
-    due = datetime.fromisoformat(rec["deadline"].replace("Z", "+00:00"))
+    due = datetime.fromisoformat(rec["deadline"])
     log.info("request recorded kind=%s", kind)
     flash(request, f"We received your request ({str(kind).replace('_', ' ')}). Under {law.name} we answer by "
                    f"{due.date().isoformat()}.", receipt=rec["request_id"])

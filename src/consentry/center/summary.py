@@ -36,7 +36,8 @@ _BASE_LICENCE = ("licence", "license")
 
 
 def trained_counts(model: dict[str, Any]) -> dict[str, int]:
-    """Items and members that trained `model`: its registry lineage, the one count shown everywhere."""
+    """Training records (items; job interactions for the matcher) and members that trained
+    `model`: its registry lineage, the one count shown everywhere."""
     shards = model.get("shards") or []
     items = {i for s in shards for i in s.get("items") or []}
     members = {m for s in shards for m in s.get("members") or []}
@@ -100,7 +101,7 @@ def training_content_summary(model: dict[str, Any], snapshot: Any) -> dict[str, 
     by_reason: dict[str, int] = counts.get("by_reason", {}) or {}
     try:
         pv = load_pack(m.pack).version_at(m.as_of)
-    except Exception:  # a pack no longer shipped: rules and redaction are then not recorded
+    except ValueError:  # a pack no longer shipped (PackError): rules and redaction are then not recorded
         pv = None
     rules: dict[str, str] = {}
     if pv is not None:
@@ -133,8 +134,8 @@ def training_content_summary(model: dict[str, Any], snapshot: Any) -> dict[str, 
         "publicly_available_datasets": {
             "used": bool(base),
             "base_model": base,
-            "description": (f"The pretrained base model {base['name'] or NOT_RECORDED}, pretrained by its publisher on "
-                            f"{base['pretraining_source'] or 'public data the model registry does not name'}."
+            "description": (f"The pretrained base model {base['name'] or '(name not recorded)'}; its pretraining data: "
+                            f"{base['pretraining_source'] or 'not named in the model registry'}."
                             if base else "None: no pretrained base model is recorded for this version."),
         },
         "private_third_party_datasets": {
@@ -154,7 +155,9 @@ def training_content_summary(model: dict[str, Any], snapshot: Any) -> dict[str, 
             "items": trained["items"], "members": trained["members"],
             "items_in_snapshot": counts.get("included"),
             "held_out_for_evaluation": metrics.get("holdout_texts"),
-            "trained_items_no_longer_in_snapshot": trained["items"] - data["found"],
+            # records that are not snapshot items (the job matcher trains on interactions), or
+            # items an erasure removed from the snapshot after training
+            "trained_records_not_in_snapshot_items": trained["items"] - data["found"],
             "content_kinds": data["kinds"],
             "snapshot": {"ref": snapshot.ref, "content_hash": m.content_hash, "pack": m.pack_ref,
                          "propagation": m.propagation, "engine": m.engine},
@@ -236,11 +239,11 @@ def to_markdown(s: dict[str, Any]) -> str:
         "",
         "### 1.3 Modalities, overall training data size and other characteristics",
         f"- Modalities: {', '.join(g['modalities'])}.",
-        f"- Training data size: {size['range']} ({size['items']} items from {size['members']} members, "
-        f"{size['text_bytes']} bytes of text; the base model's pretraining data is not counted here).",
+        (f"- Training data size: {size['range']} ({size['items']} training records from {size['members']} members, "
+        f"{size['text_bytes']} bytes of text; the base model's pretraining data is not counted here)."),
         f"- Types of content: {kinds}.",
-        f"- Latest data collection: items created up to {g['latest_data_collection'] or NOT_RECORDED}, "
-        f"decided as of {g['decided_as_of']}.",
+        (f"- Latest data collection: items created up to {g['latest_data_collection'] or NOT_RECORDED}, "
+        f"decided as of {g['decided_as_of']}."),
         "",
         "## 2. List of data sources",
         "",
@@ -264,13 +267,14 @@ def to_markdown(s: dict[str, Any]) -> str:
         "",
         "### 2.4 User data",
         f"- {ud['description']}",
-        f"- {ud['items']} items from {ud['members']} members trained this version (snapshot {ud['snapshot']['ref']}, "
-        f"content hash {ud['snapshot']['content_hash']}, policy pack {ud['snapshot']['pack']}).",
-        f"- The snapshot held {ud['items_in_snapshot']} items; held out for evaluation (not trained on): "
+        (f"- {ud['items']} training records from {ud['members']} members trained this version (snapshot {ud['snapshot']['ref']}, "
+        f"content hash {ud['snapshot']['content_hash']}, policy pack {ud['snapshot']['pack']})."),
+        (f"- The snapshot held {ud['items_in_snapshot']} items; held out for evaluation (not trained on): "
         f"{NOT_RECORDED if ud['held_out_for_evaluation'] is None else ud['held_out_for_evaluation']}; "
-        f"trained items erased from the snapshot since: {ud['trained_items_no_longer_in_snapshot']}.",
-        f"- Region groups included: {', '.join(ud['regions']['included_groups']) or 'none'}; excluded: "
-        f"{', '.join(ud['regions']['excluded_groups']) or 'none'}. Rules in force: {rules}.",
+        f"training records that are not among the snapshot's current items (interactions, or items erased "
+        f"since): {ud['trained_records_not_in_snapshot_items']}."),
+        (f"- Region groups included: {', '.join(ud['regions']['included_groups']) or 'none'}; excluded: "
+        f"{', '.join(ud['regions']['excluded_groups']) or 'none'}. Rules in force: {rules}."),
         "",
         "### 2.5 Synthetic data",
         f"- {src['synthetic_data']['description']}",
@@ -282,12 +286,12 @@ def to_markdown(s: dict[str, Any]) -> str:
         "",
         "### 3.1 Respect of reservation of rights from the text and data mining exception or limitation",
         f"- {rr['description']}",
-        f"- Items excluded after an opt-out: {rr['opted_out_items_excluded']}; after an objection: "
+        (f"- Items excluded after an opt-out: {rr['opted_out_items_excluded']}; after an objection: "
         f"{rr['objected_items_excluded']}; for lack of an opt-in: {rr['no_opt_in_items_excluded']}; "
-        f"because the region prohibits this use: {rr['region_prohibited_items_excluded']}.",
-        f"- Global Privacy Control honoured: {_yes(rr['gpc_honoured'])}; objections honoured: "
+        f"because the region prohibits this use: {rr['region_prohibited_items_excluded']}."),
+        (f"- Global Privacy Control honoured: {_yes(rr['gpc_honoured'])}; objections honoured: "
         f"{_yes(rr['objections_honoured'])}; later choices propagate: {rr['propagation_of_later_choices']}; "
-        f"erasures applied since: {rr['erasures_applied_since']}.",
+        f"erasures applied since: {rr['erasures_applied_since']}."),
         "",
         "### 3.2 Removal of illegal content",
         f"- {ill['description']}",
@@ -295,8 +299,8 @@ def to_markdown(s: dict[str, Any]) -> str:
         "",
         "### 3.3 Other information",
         f"- Personal data redacted before training ({red['mode']}): {', '.join(red['pii_types']) or NOT_RECORDED}.",
-        f"- Items dropped for too much personal data (density > {red['max_pii_density']}): "
-        f"{red['items_dropped_by_redaction']}.",
+        (f"- Items dropped for too much personal data (density > {red['max_pii_density']}): "
+        f"{red['items_dropped_by_redaction']}."),
         "- Names of non-members who objected were redacted: " + _yes(red["non_member_objections_redacted"]) + ".",
         "",
     ]

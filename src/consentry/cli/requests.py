@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import uuid
 from enum import Enum
-from typing import Optional
 
 import typer
 
@@ -25,7 +24,7 @@ IdOpt = typer.Option(None, "--client-request-id",
                      help="idempotency key: repeating the command with the same key records nothing new")
 
 
-def _sources():  # noqa: ANN202 - keeps imports lazy for `--help`
+def _sources():  # imports stay lazy for `--help`
     from consentry.center.sources import Sources
     from consentry.settings import Settings
 
@@ -47,7 +46,7 @@ def _show(rec: dict, as_json: bool) -> None:
     typer.echo(f"recorded {what} for {rec['member_id']}{due}{new}")
 
 
-def _file(member: str, kind: str, items: list[str] | None, crid: Optional[str], as_json: bool) -> None:
+def _file(member: str, kind: str, items: list[str] | None, crid: str | None, as_json: bool) -> None:
     from consentry.center import fulfil
 
     try:
@@ -64,7 +63,7 @@ def erase(
     scope: Scope = typer.Option(Scope.ai_data, "--scope",
                                 help="ai-data: their data in AI training only; items: the --item ids; account: everything"),
     item: list[str] = typer.Option(None, "--item", help="an item id to erase (repeat; implies --scope items)"),
-    client_request_id: Optional[str] = IdOpt,
+    client_request_id: str | None = IdOpt,
     as_json: bool = typer.Option(False, "--json", help="print the request as JSON"),
 ) -> None:
     """File an erasure request; `consentry forget --pending` carries it out and closes it."""
@@ -75,7 +74,7 @@ def erase(
 @request_app.command("export")
 def export(
     member: str = typer.Argument(..., help="the member's id"),
-    client_request_id: Optional[str] = IdOpt,
+    client_request_id: str | None = IdOpt,
     as_json: bool = typer.Option(False, "--json", help="print the request as JSON"),
 ) -> None:
     """File an export (access) request; `consentry requests process` fulfils and closes it."""
@@ -87,7 +86,7 @@ def object_(
     member: str = typer.Argument(..., help="the member's id"),
     purpose: str = typer.Option(..., "--purpose", help="the purpose objected to, e.g. ml_safety"),
     withdraw: bool = typer.Option(False, "--withdraw", help="withdraw an earlier objection instead"),
-    client_request_id: Optional[str] = IdOpt,
+    client_request_id: str | None = IdOpt,
     as_json: bool = typer.Option(False, "--json", help="print the event as JSON"),
 ) -> None:
     """Record an objection to a purpose (the pack says whether it is honoured, and why not)."""

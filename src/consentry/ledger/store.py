@@ -679,6 +679,12 @@ class Ledger:
         stmt = select(REQUESTS).where(REQUESTS.c.status == "pending").order_by(REQUESTS.c.at, REQUESTS.c.seq)
         return [RequestRecord(**r._mapping) for r in self._rows(stmt)]
 
+    def unanswered_requests(self) -> list[RequestRecord]:
+        """Requests still owed an answer: pending, or failed (a failed run answers nothing), oldest first."""
+        stmt = (select(REQUESTS).where(REQUESTS.c.status.in_(("pending", "failed")))
+                .order_by(REQUESTS.c.at, REQUESTS.c.seq))
+        return [RequestRecord(**r._mapping) for r in self._rows(stmt)]
+
     def request_log(self, request_id: str) -> list[dict[str, Any]]:
         stmt = select(REQUEST_LOG).where(REQUEST_LOG.c.request_id == request_id).order_by(REQUEST_LOG.c.seq)
         return [dict(r._mapping) for r in self._rows(stmt)]

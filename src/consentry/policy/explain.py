@@ -347,7 +347,7 @@ def _events(con, version: PackVersion | None, purpose: Purpose, member_id: str, 
         elif pol is not None and not pol.honour_gpc and r["source"] == "gpc":
             counted, note = False, " (GPC signals do not apply to this purpose under this pack)"
         elif pol is not None and not pol.honour_objection and r["choice"] in (Choice.OBJECT, Choice.WITHDRAW_OBJECTION):
-            counted, note = False, " (objections do not apply to this purpose under this pack)"
+            counted, note = False, f" (objections are not honoured for this purpose under this pack: {pol.objection_reason})"
         elif pol is not None and r["choice"] in (Choice.OPT_IN, Choice.OPT_OUT) and all(
             g.rule is Rule.ALLOWED for g in pol.rules.values()
         ):
