@@ -181,6 +181,7 @@ def test_every_subcommand_refuses_bad_input_in_one_line(corpus: dict[str, Path],
     assert n > 150
     assert not failures, f"{len(failures)} of {n} bad inputs not refused in one line:\n" + "\n".join(failures)
     assert not (corpus["missing"]).exists()  # no bad path was created on the way
+    assert not (corpus["home"] / "network").exists()  # and no command ran on with a default instead
 
 
 @pytest.mark.parametrize("args", [

@@ -46,16 +46,6 @@ def apply_gpc(request: Request, src: Sources, member: str, events: list[dict[str
     return True
 
 
-def notice_of_form(request: Request, member: str, notice_version: str) -> str | None:
-    """The notice version a choice form carried (`web.shown_notice`), refused (422) unless it was
-    delivered to the member; None when the form showed none (none delivered when it was drawn)."""
-    if not notice_version:
-        return None
-    if not sources(request).notice_delivered(member, notice_version):
-        raise HTTPException(422, "this privacy notice was never given to you; reload the page")
-    return notice_version
-
-
 def member_state(request: Request, member: str) -> dict[str, Any]:
     """Everything the member pages show, read once per request."""
     src = sources(request)
@@ -70,6 +60,16 @@ def member_state(request: Request, member: str) -> dict[str, Any]:
 def me(request: Request, member: str = Depends(current_member)) -> HTMLResponse:
     st = member_state(request, member)
     return render(request, "me.html", active="me", profile=st["profile"], views=st["views"], gpc=st["gpc"])
+
+
+def notice_of_form(request: Request, member: str, notice_version: str) -> str | None:
+    """The notice version a choice form carried (`web.shown_notice`), refused (422) unless it was
+    delivered to the member; None when the form showed none (none delivered when it was drawn)."""
+    if not notice_version:
+        return None
+    if not sources(request).notice_delivered(member, notice_version):
+        raise HTTPException(422, "this privacy notice was never given to you; reload the page")
+    return notice_version
 
 
 @router.post("/choices", dependencies=[Depends(require_csrf)])

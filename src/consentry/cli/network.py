@@ -23,8 +23,7 @@ def generate(
     seed: int = typer.Option(0, "--seed", help="random seed; same seed, same bytes"),
     out: Path = typer.Option(None, "--out", help="output directory (default: $CONSENTRY_HOME/network)"),
     fmt: str = typer.Option("parquet", "--format", help="parquet or jsonl"),
-    occupations: Path = typer.Option(None, "--occupations", exists=True, dir_okay=False,
-                                     help="ESCO occupations CSV (default: ../shared/data/jobs)"),
+    occupations: Path = typer.Option(None, "--occupations", help="ESCO occupations CSV (default: ../shared/data/jobs)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Generate a deterministic synthetic professional network with ground truth in truth/."""
@@ -34,6 +33,9 @@ def generate(
     out = out or get_settings().network
     if fmt not in ("parquet", "jsonl"):
         raise typer.BadParameter("use parquet or jsonl", param_hint="--format")
+    if occupations is not None and not occupations.is_file():  # never a silent fallback to the default
+        raise typer.BadParameter(f"{occupations} is not a file; give an ESCO occupations CSV",
+                                 param_hint="--occupations")
     s = synth.generate(out, members=members, seed=seed, fmt=fmt, occupations_csv=occupations,
                        progress=not quiet)
     t = Table(title=f"synthetic network in {out}")
