@@ -19,28 +19,25 @@ import pytest
 from fastapi.testclient import TestClient
 
 from consentry.center.app import create_app
-from consentry.center.config import CenterSettings
 from consentry.network import schema
-from consentry.settings import Settings
 
-from .helpers import ADMIN_TOKEN, API_KEY, SECRET, sign_in, write_export
+from .helpers import API_KEY, sign_in
 
 H = {"X-API-Key": API_KEY}
 CHOICES = "/api/v1/members/m_us/choices"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def center(request: pytest.FixtureRequest, home):
+def center(request: pytest.FixtureRequest, center_env):
     """The center over the test export, with notices delivered: 2024-09 to m_us (in the
     ledger), 2025-11 to m_de (in the export only), 2099-01 to m_us in the future."""
-    network = home / "network"
-    write_export(network)
+    settings, cs = center_env
+    network = settings.home / "network"
     pq.write_table(pa.Table.from_pylist([
         {"member_id": "m_de", "notice_version": "2025-11", "delivered_at": datetime(2025, 10, 5, tzinfo=UTC)},
     ], schema=schema.NOTICES), network / "notices.parquet")
     url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
-    app = create_app(Settings(home=home, ledger_url=url),
-                     CenterSettings(secret_key=SECRET, admin_token=ADMIN_TOKEN, api_keys=API_KEY, pack="linkedin-2024"))
+    app = create_app(settings.model_copy(update={"ledger_url": url}), cs)
     ledger = app.state.sources.ledger
     ledger.append_notice("m_us", "2024-09", datetime(2024, 8, 20, tzinfo=UTC), client_request_id="n-us-2024-09")
     ledger.append_notice("m_us", "2099-01", datetime.now(UTC) + timedelta(days=30), client_request_id="n-us-2099")
