@@ -12,6 +12,7 @@ H = {"X-API-Key": API_KEY}
 
 
 def test_record_choice_idempotent_with_receipt(client, app):
+    app.state.sources.ledger.append_notice("m_us", "n-2024-09", "2024-09-01T00:00:00Z", client_request_id="n1")
     body = {"purpose": "genai_training", "choice": "opt_out", "client_request_id": "platform-1",
             "notice_version": "n-2024-09"}
     r1 = client.post("/api/v1/members/m_us/choices", json=body, headers=H)

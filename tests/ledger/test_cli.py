@@ -10,6 +10,7 @@ import typer
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
+from consentry.cli.errors import OneLineErrors
 from consentry.cli.ledger import register
 
 from .conftest import make_export
@@ -18,7 +19,7 @@ runner = CliRunner()
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
+    app = typer.Typer(cls=OneLineErrors)  # as the `consentry` app runs them
     register(app)
     return app
 
@@ -28,7 +29,8 @@ def test_ledger_commands_end_to_end(tmp_path: Path, home: Path) -> None:
     src = tmp_path / "export"
     tables = make_export(src, events=120)
     r = runner.invoke(app, ["audit", "verify"])  # nothing there yet: a clear message, not a traceback
-    assert r.exit_code == 1 and "ledger init" in r.output
+    assert r.exit_code == 2 and "ledger init" in r.output
+    assert not (home / "ledger.sqlite").exists()  # reading never creates an empty ledger
     r = runner.invoke(app, ["ledger", "init"])
     assert r.exit_code == 0, r.output
     assert (home / "ledger.sqlite").is_file()  # the default ledger lives in CONSENTRY_HOME

@@ -52,7 +52,7 @@ def test_explain_member_and_item(export: Path, home: Path) -> None:
     r = runner.invoke(app, [*base, "--item", "b"])
     assert r.exit_code == 0 and "kind_excluded" in r.output and "region_prohibited" in r.output
     r = runner.invoke(app, [*base, "--item", "zzz"])
-    assert r.exit_code == 1
+    assert r.exit_code == 2 and r.stderr.strip() == "error: no item 'zzz' in the export"
 
 
 def test_pack_commands(tmp_path: Path) -> None:

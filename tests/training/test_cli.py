@@ -30,13 +30,13 @@ def test_train_assist_match_and_registry(home: Path, tiny: dict) -> None:
     assert out.exit_code == 0, out.output
     assert out.output.count(" j00") == 3
     out = r.invoke(app, ["match", "--member", "nobody"])
-    assert out.exit_code == 1 and "nobody" in out.output
+    assert out.exit_code == 2 and "nobody" in out.output
     out = r.invoke(app, ["models", "list"])
     assert "assistant-0001" in out.output and "matcher-0001" in out.output
     out = r.invoke(app, ["models", "show", "matcher-0001"])
     shown = json.loads(out.output)
     assert shown["snapshot"]["purpose"] == "ml_personalization" and shown["status"] == "live"
-    assert r.invoke(app, ["models", "show", "nope"]).exit_code == 1
+    assert r.invoke(app, ["models", "show", "nope"]).exit_code == 2
 
 
 def test_train_names_an_unusable_public_corpus(home: Path, tiny: dict) -> None:

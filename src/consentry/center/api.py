@@ -13,10 +13,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from consentry.center import explain, gpc
 from consentry.center.auth import MEMBER_ID_RE, require_api_key
+from consentry.center.sources import plain
 from consentry.center.web import sources
 from consentry.ledger import validate
 from consentry.ledger.store import LedgerConflict
@@ -57,6 +60,11 @@ class ChoiceOut(BaseModel):
     receipt: dict[str, Any]
 
 
+class ConflictOut(BaseModel):
+    detail: str
+    recorded: ChoiceOut = Field(description="the event this client_request_id already stands for")
+
+
 class DecisionOut(BaseModel):
     purpose: str
     used: bool
@@ -79,19 +87,52 @@ def _out(rec: dict[str, Any]) -> ChoiceOut:
                      created=rec.get("created", True))
 
 
+# What a retry must repeat to be the same request (the member and the source are in the key).
+RETRY_FIELDS = ("purpose", "choice", "notice_version")
+
+
+def _differs(recorded: dict[str, Any], body: ChoiceIn) -> list[str]:
+    asked = {"purpose": body.purpose.value, "choice": body.choice.value, "notice_version": body.notice_version}
+    return [f for f in RETRY_FIELDS if recorded.get(f) != asked[f]]
+
+
+def _conflict(body: ChoiceIn, recorded: dict[str, Any]) -> JSONResponse:
+    differ = ", ".join(_differs(recorded, body)) or "the content"
+    return JSONResponse(status_code=409, content={
+        "detail": f"client_request_id {body.client_request_id!r} is already recorded with another {differ}; "
+                  "nothing was recorded",
+        "recorded": _out({**recorded, "created": False}).model_dump(mode="json")})
+
+
 @router.post("/members/{member_id}/choices", response_model=ChoiceOut, status_code=201,
-             responses={404: {"description": "unknown member"}, 409: {"description": "conflicting retry"}})
-def record_choice(request: Request, member_id: MemberId, body: ChoiceIn) -> ChoiceOut:
-    """Record a member's choice for one purpose; returns the event and its consent receipt."""
+             responses={404: {"description": "unknown member"},
+                        409: {"model": ConflictOut, "description": "a retry (same client_request_id) asking "
+                              "for a different choice: nothing is recorded, the recorded event is returned"},
+                        422: {"description": "malformed, or a notice_version never delivered to the member"}})
+def record_choice(request: Request, member_id: MemberId, body: ChoiceIn) -> Any:
+    """Record a member's choice for one purpose; returns the event and its consent receipt.
+
+    A retry with the same client_request_id returns the recorded event (`created` false);
+    one that asks for another purpose, choice or notice version is refused with 409 and
+    the recorded event. A notice_version must be one delivered to the member (422)."""
     _known(request, member_id)
+    src = sources(request)
+    if body.notice_version is not None and not src.notice_delivered(member_id, body.notice_version):
+        raise RequestValidationError([{"loc": ("body", "notice_version"), "type": "value_error",
+                                       "msg": "this notice version was never delivered to the member"}])
     try:
-        rec = sources(request).record_choice(
+        rec = src.record_choice(
             member_id, body.purpose.value, body.choice.value, Source.API.value,
             client_request_id=f"api:{member_id}:{body.client_request_id}", notice_version=body.notice_version)
-    except LedgerConflict as exc:
-        raise HTTPException(409, str(exc)) from None
+    except LedgerConflict as exc:  # the ledger compares retries itself where it can
+        recorded = getattr(exc, "recorded", None)
+        if recorded is None:
+            raise HTTPException(409, str(exc)) from None
+        return _conflict(body, plain(recorded))
     except validate.FieldError as exc:
         raise HTTPException(422, str(exc)) from None
+    if not rec.get("created", True) and _differs(rec, body):  # a ledger that returns the earlier event
+        return _conflict(body, rec)
     log.info("api choice recorded purpose=%s choice=%s", body.purpose.value, body.choice.value)
     return _out(rec)
 

@@ -46,13 +46,25 @@ def me(request: Request, member: str = Depends(current_member)) -> HTMLResponse:
     return render(request, "me.html", active="me", profile=st["profile"], views=st["views"])
 
 
+def notice_of_form(request: Request, member: str, notice_version: str) -> str | None:
+    """The notice version a choice form carried (`web.shown_notice`), refused (422) unless it was
+    delivered to the member; None when the form showed none (none delivered when it was drawn)."""
+    if not notice_version:
+        return None
+    if not sources(request).notice_delivered(member, notice_version):
+        raise HTTPException(422, "this privacy notice was never given to you; reload the page")
+    return notice_version
+
+
 @router.post("/choices", dependencies=[Depends(require_csrf)])
 def set_choice(request: Request, purpose: str = Form(...), choice: str = Form(...), nonce: str = Form(""),
+               notice_version: str = Form("", max_length=128),
                member: str = Depends(current_member)) -> Response:
     if purpose not in explain.MEMBER_PURPOSES or choice not in (Choice.OPT_IN, Choice.OPT_OUT):
         raise HTTPException(422, "unknown purpose or choice")
     rec = sources(request).record_choice(
-        member, purpose, choice, Source.SETTINGS, client_request_id=client_request_id("settings", member, nonce))
+        member, purpose, choice, Source.SETTINGS, client_request_id=client_request_id("settings", member, nonce),
+        notice_version=notice_of_form(request, member, notice_version))
     log.info("choice recorded purpose=%s choice=%s", purpose, choice)
     state = "on" if choice == Choice.OPT_IN else "off"
     flash(request, f"Saved: “{explain.TITLES[purpose]}” is now {state}.", receipt=rec["receipt"]["receipt_id"])
@@ -67,12 +79,14 @@ def object_form(request: Request, purpose: str = "", member: str = Depends(curre
 
 @router.post("/object", dependencies=[Depends(require_csrf)])
 def object_submit(request: Request, purpose: str = Form(...), choice: str = Form(Choice.OBJECT.value),
+                  notice_version: str = Form("", max_length=128),
                   nonce: str = Form(""), member: str = Depends(current_member)) -> Response:
     if purpose not in PAGE_PURPOSES or choice not in (Choice.OBJECT, Choice.WITHDRAW_OBJECTION):
         raise HTTPException(422, "unknown purpose or choice")
     rec = sources(request).record_choice(
         member, purpose, choice, Source.OBJECTION_FORM,
-        client_request_id=client_request_id("objection", member, nonce))
+        client_request_id=client_request_id("objection", member, nonce),
+        notice_version=notice_of_form(request, member, notice_version))
     log.info("objection recorded purpose=%s choice=%s", purpose, choice)
     verb = "objection is recorded" if choice == Choice.OBJECT else "objection is withdrawn"
     pv = request.app.state.pack.version_at(datetime.now(UTC))

@@ -138,6 +138,28 @@ class Sources:
     def requests(self, member_id: str) -> list[dict[str, Any]]:
         return [plain(r) for r in self.ledger.requests_for(member_id)]
 
+    def notices(self, member_id: str) -> list[dict[str, Any]]:
+        """Privacy notices delivered to the member by now, oldest first: the ledger's (the
+        record) and the export's not imported yet, as `{"notice_version", "delivered_at"}`.
+
+        Why: a choice records the notice the member was shown, and a notice version that
+        was never delivered to the member is refused; both read this one list."""
+        now = datetime.now(UTC)
+        found = {(r.notice_version, r.delivered_at) for r in self.ledger.notices_for(member_id)}
+        for r in self._query_export("notices", "WHERE member_id = ?", [member_id]):
+            if r.get("notice_version") and isinstance(r.get("delivered_at"), datetime):
+                found.add((r["notice_version"], r["delivered_at"]))
+        delivered = sorted((at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC), v) for v, at in found)
+        return [{"notice_version": v, "delivered_at": at} for at, v in delivered if at <= now]
+
+    def latest_notice(self, member_id: str) -> dict[str, Any] | None:
+        """The notice the member pages show: the latest one delivered to the member."""
+        delivered = self.notices(member_id)
+        return delivered[-1] if delivered else None
+
+    def notice_delivered(self, member_id: str, notice_version: str) -> bool:
+        return any(n["notice_version"] == notice_version for n in self.notices(member_id))
+
     def record_choice(self, member_id: str, purpose: str, choice: str, source: str, *,
                       client_request_id: str, notice_version: str | None = None,
                       jurisdiction: str | None = None) -> dict[str, Any]:

@@ -73,3 +73,12 @@ def client_request_id(prefix: str, owner: str, nonce: Any) -> str:
     scoped to its owner so one caller's nonce can never land on another's record."""
     n = nonce if isinstance(nonce, str) and NONCE_RE.match(nonce) else uuid.uuid4().hex
     return f"{prefix}:{owner}:{n}"
+
+
+def shown_notice(request: Request, member: str | None) -> dict[str, Any] | None:
+    """The privacy notice the member's choice forms show and carry (the latest one delivered
+    to the member): a choice made in the center records the notice version the member saw."""
+    return sources(request).latest_notice(member) if member else None
+
+
+templates.env.globals["shown_notice"] = shown_notice

@@ -11,6 +11,8 @@ import os
 
 import typer
 
+from consentry.cli.errors import OneLineErrors
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -19,6 +21,7 @@ app = typer.Typer(
     help="Train AI on member data only where consent and jurisdiction allow, and prove it.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    cls=OneLineErrors,  # every error one line on stderr, exit 2 for bad input; never a traceback
 )
 
 AREAS = ("network", "ledger", "policy", "redact", "snapshot", "forget", "train", "center", "requests", "demo")

@@ -13,8 +13,8 @@ from consentry.settings import Settings
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
-    port: int = typer.Option(8000, help="port to listen on"),
-    workers: int = typer.Option(1, help="uvicorn worker processes"),
+    port: int = typer.Option(8000, min=1, max=65535, help="port to listen on"),
+    workers: int = typer.Option(1, min=1, help="uvicorn worker processes"),
 ) -> None:
     """Run the privacy center (member pages, admin, JSON API) with uvicorn.
 

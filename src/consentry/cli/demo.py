@@ -9,7 +9,7 @@ console = Console()
 
 
 def demo(
-    members: int = typer.Option(10_000, "--members", "-n", help="size of the synthetic network"),
+    members: int = typer.Option(10_000, "--members", "-n", min=1, help="size of the synthetic network"),
     seed: int = typer.Option(7, "--seed", help="network seed; same seed, same network"),
     train: bool = typer.Option(True, "--train/--no-train", help="train and forget the models (step 4)"),
     serve: bool = typer.Option(False, "--serve", help="leave the privacy center running at the end"),

@@ -10,16 +10,24 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from consentry.cli import params
+from consentry.errors import NotFound, OptionError
+
 ledger_app = typer.Typer(help="The consent ledger: events, requests, notices, members.", no_args_is_help=True)
 audit_app = typer.Typer(help="The ledger's audit chain.", no_args_is_help=True)
 console = Console()
 
-UrlOpt = typer.Option(None, "--url", help="Ledger URL (default: CONSENTRY_LEDGER_URL or HOME/ledger.sqlite).")
+UrlOpt = typer.Option(None, "--url", help="Ledger URL (default: CONSENTRY_LEDGER_URL or HOME/ledger.sqlite).",
+                      callback=params.ledger_url)
 
 
 def _ledger(url: Optional[str], create: bool = False):  # noqa: ANN202 - keeps the import lazy
     from consentry.ledger import Ledger
 
+    if not create:  # reading a ledger that is not there is an error, never a new empty database
+        from consentry.settings import Settings
+
+        params.ledger_must_exist(url or Settings().ledger)
     ledger = Ledger(url)
     if create:
         return ledger.create()
@@ -46,7 +54,8 @@ def init(url: Optional[str] = UrlOpt) -> None:
 
 
 @ledger_app.command("import")
-def import_(directory: Path = typer.Argument(..., help="Export directory."), url: Optional[str] = UrlOpt) -> None:
+def import_(directory: Path = typer.Argument(..., help="Export directory.", callback=params.ledger_export_dir),
+            url: Optional[str] = UrlOpt) -> None:
     """Load an export's members, consent events, requests and notices (idempotent)."""
     from consentry.ledger import AuditKeyError
 
@@ -107,8 +116,7 @@ def receipt(event_id: str = typer.Argument(...), url: Optional[str] = UrlOpt) ->
         try:
             typer.echo(json.dumps(ledger.receipt(event_id), indent=2))
         except KeyError as exc:
-            console.print(f"[red]{exc.args[0]}[/]")
-            raise typer.Exit(1) from None
+            raise NotFound(exc.args[0]) from None
 
 
 @audit_app.command("verify")
@@ -119,8 +127,8 @@ def verify(url: Optional[str] = UrlOpt,
     if anchor:
         seq, _, digest = anchor.partition(":")
         if not seq.isdigit() or len(digest) != 64:
-            console.print(f"[red]--anchor must be SEQ:HASH (64 hex digits), got {anchor!r}[/]")
-            raise typer.Exit(2)
+            raise OptionError("--anchor", anchor, "not SEQ:HASH", "SEQ:HASH as `consentry audit head` prints it "
+                              "(a number, a colon, 64 hex digits)")
         pin = (int(seq), digest)
     with _ledger(url) as ledger:
         report = ledger.verify_chain(pin)

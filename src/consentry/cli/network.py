@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from consentry.cli import params
+
 network_app = typer.Typer(help="Platform exports: generate a synthetic network, validate an export.",
                           no_args_is_help=True)
 console = Console()
@@ -17,7 +19,7 @@ console = Console()
 
 @network_app.command()
 def generate(
-    members: int = typer.Option(1000, "--members", "-n", help="number of members (incl. ~3% non-members)"),
+    members: int = typer.Option(1000, "--members", "-n", min=1, help="number of members (incl. ~3% non-members)"),
     seed: int = typer.Option(0, "--seed", help="random seed; same seed, same bytes"),
     out: Path = typer.Option(None, "--out", help="output directory (default: $CONSENTRY_HOME/network)"),
     fmt: str = typer.Option("parquet", "--format", help="parquet or jsonl"),
@@ -31,6 +33,9 @@ def generate(
     out = out or get_settings().network
     if fmt not in ("parquet", "jsonl"):
         raise typer.BadParameter("use parquet or jsonl", param_hint="--format")
+    if occupations is not None and not occupations.is_file():  # never a silent fallback to the default
+        raise typer.BadParameter(f"{occupations} is not a file; give an ESCO occupations CSV",
+                                 param_hint="--occupations")
     s = synth.generate(out, members=members, seed=seed, fmt=fmt, occupations_csv=occupations,
                        progress=not quiet)
     t = Table(title=f"synthetic network in {out}")
@@ -46,9 +51,10 @@ def generate(
 
 @network_app.command()
 def validate(
-    src: Path = typer.Argument(..., help="export directory (NAME.parquet / NAME.jsonl / NAME/)"),
+    src: Path = typer.Argument(..., help="export directory (NAME.parquet / NAME.jsonl / NAME/)",
+                               callback=params.export_dir),
     staged: Path = typer.Option(None, "--staged", help="write the staged export here (default: a temporary directory)"),
-    show: int = typer.Option(10, "--show", help="quarantined rows to print"),
+    show: int = typer.Option(10, "--show", min=0, help="quarantined rows to print"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Validate an export: counts per table, quarantined rows with file, row, field and error."""
@@ -56,18 +62,15 @@ def validate(
 
     from consentry.network import reader
 
-    try:
-        if staged is None:
-            with tempfile.TemporaryDirectory(prefix="consentry-validate-") as d:
-                s = reader.stage_export(src, Path(d) / "staged", progress=not quiet)
-                _report(s, show)
-        else:
-            s = reader.stage_export(src, staged, progress=not quiet)
+    # An ExportError names the file and what is wrong: one line (consentry.cli.errors).
+    if staged is None:
+        with tempfile.TemporaryDirectory(prefix="consentry-validate-") as d:
+            s = reader.stage_export(src, Path(d) / "staged", progress=not quiet)
             _report(s, show)
-            console.print(f"staged to {staged} (fingerprint {s.fingerprint})")
-    except reader.ExportError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    else:
+        s = reader.stage_export(src, staged, progress=not quiet)
+        _report(s, show)
+        console.print(f"staged to {staged} (fingerprint {s.fingerprint})")
 
 
 def _report(s, show: int) -> None:

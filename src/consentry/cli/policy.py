@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from consentry.cli import params
+
 console = Console()
 pack_app = typer.Typer(help="Policy packs: list, show, validate.", no_args_is_help=True)
 
@@ -66,13 +68,9 @@ def open_export(network: Path, quiet: bool = False, raw: bool = False):  # noqa:
 
 
 def _load(pack: str):  # noqa: ANN202
-    from consentry.policy.packs import PackError, load_pack
+    from consentry.policy.packs import load_pack
 
-    try:
-        return load_pack(pack)
-    except PackError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
+    return load_pack(pack)  # a PackError names file, line and field: one line (consentry.cli.errors)
 
 
 def write_decisions(con, rel, out: Path) -> str:  # noqa: ANN001 - duckdb connection and relation
@@ -81,9 +79,12 @@ def write_decisions(con, rel, out: Path) -> str:  # noqa: ANN001 - duckdb connec
     The one way decisions are written, shared with `benchmarks/decide.py` so that
     the benchmark measures exactly what this command does.
     """
+    from consentry.errors import OptionError
     from consentry.policy.plan import VOCAB_ENUMS
 
-    fmt = {".csv": "csv", ".jsonl": "json", ".json": "json"}.get(out.suffix, "parquet")
+    fmt = params.DECISION_FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise OptionError("--out", str(out), "not a format decisions are written in", ", ".join(params.DECISION_FORMATS))
     out.parent.mkdir(parents=True, exist_ok=True)
     path = str(out).replace("'", "''")
     # Vocabulary columns as ENUMs: the file still holds plain strings, but the writer
@@ -99,21 +100,21 @@ def write_decisions(con, rel, out: Path) -> str:  # noqa: ANN001 - duckdb connec
 
 
 def decide_cmd(
-    network: Path = typer.Option(None, "--network", help="export directory (default: $CONSENTRY_HOME/network)"),
-    pack: str = typer.Option(..., "--pack", help="pack name (consentry pack list) or YAML file"),
-    purpose: str = typer.Option("genai_training", "--purpose", help="purpose to decide for"),
-    as_of: str = typer.Option(..., "--as-of", help="decision time T, ISO 8601 (UTC if no offset)"),
-    out: Path = typer.Option(..., "--out", help="decisions file: .parquet, .csv or .jsonl"),
+    network: Path = typer.Option(None, "--network", help="export directory (default: $CONSENTRY_HOME/network)",
+                                 callback=params.export_dir),
+    pack: str = typer.Option(..., "--pack", help="pack name (consentry pack list) or YAML file", callback=params.pack),
+    purpose: str = typer.Option("genai_training", "--purpose", help="purpose to decide for", callback=params.purpose),
+    as_of: str = typer.Option(..., "--as-of", help="decision time T, ISO 8601 (UTC if no offset)",
+                              callback=params.as_of),
+    out: Path = typer.Option(..., "--out", help="decisions file: .parquet, .csv or .jsonl",
+                             callback=params.decisions_out),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
     raw: bool = typer.Option(False, "--raw", help="read the export files directly, without staging"),
 ) -> None:
     """Decide, for every item, whether it may be used for PURPOSE as of T, with every reason."""
     from consentry.policy.decide import decide
     from consentry.settings import get_settings
-    from consentry.vocab import PURPOSES
 
-    if purpose not in PURPOSES:
-        raise typer.BadParameter(f"one of {', '.join(PURPOSES)}", param_hint="--purpose")
     p = _load(pack)
     con, quarantined = open_export(network or get_settings().network, quiet, raw)
     rel = decide(con, p, purpose, as_of, enums=True)
@@ -142,17 +143,20 @@ def decide_cmd(
 
 
 def explain_cmd(
-    network: Path = typer.Option(None, "--network", help="export directory (default: $CONSENTRY_HOME/network)"),
-    pack: str = typer.Option(..., "--pack", help="pack name or YAML file"),
-    as_of: str = typer.Option(..., "--as-of", help="decision time T, ISO 8601"),
+    network: Path = typer.Option(None, "--network", help="export directory (default: $CONSENTRY_HOME/network)",
+                                 callback=params.export_dir),
+    pack: str = typer.Option(..., "--pack", help="pack name or YAML file", callback=params.pack),
+    as_of: str = typer.Option(..., "--as-of", help="decision time T, ISO 8601", callback=params.as_of),
     member: str = typer.Option(None, "--member", help="explain one member"),
     item: str = typer.Option(None, "--item", help="explain one item"),
-    purpose: str = typer.Option(None, "--purpose", help="one purpose (default: all for a member, genai_training for an item)"),
+    purpose: str = typer.Option(None, "--purpose", help="one purpose (default: all for a member, genai_training for an item)",
+                                callback=params.purpose),
     as_json: bool = typer.Option(False, "--json", help="structured output"),
     quiet: bool = typer.Option(True, "--quiet/--progress", help="progress bar while staging"),
     raw: bool = typer.Option(False, "--raw", help="read the export files directly, without staging"),
 ) -> None:
     """Explain in plain words why a member's data or an item may or may not be used."""
+    from consentry.errors import NotFound
     from consentry.policy.explain import explain_item, explain_member
     from consentry.settings import get_settings
 
@@ -166,8 +170,7 @@ def explain_cmd(
         try:
             e = explain_item(con, p, item, as_of, purpose or "genai_training")
         except KeyError as exc:
-            console.print(f"[red]{exc.args[0]}[/red]")
-            raise typer.Exit(1) from exc
+            raise NotFound(exc.args[0]) from None
     if as_json:
         print(json.dumps(e.to_dict(), default=str, indent=2))
     else:
@@ -189,7 +192,7 @@ def pack_list() -> None:
 
 
 @pack_app.command("show")
-def pack_show(pack: str = typer.Argument(..., help="pack name or YAML file")) -> None:
+def pack_show(pack: str = typer.Argument(..., help="pack name or YAML file", callback=params.pack)) -> None:
     """Every version of a pack: groups and, per purpose, the rule of each group."""
     p = _load(pack)
     console.print(f"[bold]{p.name}[/bold]: {p.description}")
@@ -220,7 +223,7 @@ def pack_show(pack: str = typer.Argument(..., help="pack name or YAML file")) ->
 
 
 @pack_app.command("validate")
-def pack_validate(file: Path = typer.Argument(..., help="pack YAML file")) -> None:
+def pack_validate(file: Path = typer.Argument(..., help="pack YAML file", callback=params.pack)) -> None:
     """Validate a pack file; errors name the file, line and field."""
     p = _load(str(file))
     console.print(f"{file}: ok — pack {p.name}, {len(p.versions)} version(s)")

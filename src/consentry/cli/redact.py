@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from consentry.cli import params
+
 redact_app = typer.Typer(help="Find and remove personal data in text.", no_args_is_help=True)
 console = Console()
 
@@ -103,7 +105,8 @@ def apply(
     inp: Path = typer.Option(..., "--in", exists=True, dir_okay=False, help='JSONL lines {"id", "text"}.'),
     out: Path = typer.Option(..., "--out", help='JSONL lines {"id", "text", "pii_count", "dropped"}.'),
     operator: str = typer.Option("mask", "--operator", help="mask | pseudonym"),
-    max_density: Optional[float] = typer.Option(0.5, "--max-density", help="Drop texts denser in PII than this."),
+    max_density: Optional[float] = typer.Option(0.5, "--max-density", min=0.0, max=1.0,
+                                                help="Drop texts denser in PII than this."),
     members: Optional[Path] = MembersOpt,
     key_env: str = typer.Option("CONSENTRY_REDACT_KEY", "--key-env", help="Environment variable holding the pseudonym key."),
     person: str = PersonOpt,
@@ -142,8 +145,9 @@ def eval_(
     results = evaluate_dir(data, tuple(sets) if sets else None, members=members,
                            person_threshold=_person_threshold(person))
     if not results:
-        console.print(f"[red]no labeled sets found in {data}[/]")
-        raise typer.Exit(1)
+        from consentry.errors import NotFound
+
+        raise NotFound(f"no labeled sets in {data} (CoNLL or Presidio JSON files, or a synthetic network export)")
     for name, res in results.items():
         note = " (PERSON model trained on this set: in-sample)" if name in TRAIN_SETS else ""
         t = Table(title=f"{name}{note}: {res.n_texts} texts, {res.texts_per_s:,.0f} texts/s")
@@ -200,8 +204,10 @@ def explain_(
         help="A platform export: explain its item --item, with its members as the directory."),
     item: Optional[str] = typer.Option(None, "--item", help="The item_id of --network to explain."),
     pack: Optional[str] = typer.Option(
-        None, "--pack", help="Redact as this pack does (its PERSON point and allowed terms), instead of --person/--allow."),
-    as_of: Optional[str] = typer.Option(None, "--as-of", help="With --pack: the version in force then (default: now)."),
+        None, "--pack", help="Redact as this pack does (its PERSON point and allowed terms), instead of --person/--allow.",
+        callback=params.pack),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="With --pack: the version in force then (default: now).",
+                                        callback=params.as_of),
     members: Optional[Path] = MembersOpt,
     person: str = PersonOpt,
     allow: Optional[Path] = AllowOpt,

@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from consentry.cli import params
+
 snapshot_app = typer.Typer(help="Versioned, redacted training snapshots with lineage.", no_args_is_help=True)
 console = Console()
 
@@ -22,13 +24,15 @@ def _root(root: Path | None) -> Path:
 
 @snapshot_app.command()
 def build(
-    purpose: str = typer.Option(..., "--purpose", help="genai_training, ml_personalization, ..."),
-    pack: str = typer.Option(..., "--pack", help="policy pack name or YAML path"),
-    as_of: str = typer.Option(..., "--as-of", help="decision time T (ISO 8601, UTC)"),
-    network: Path = typer.Option(None, "--network", help="export directory (default: $CONSENTRY_HOME/network)"),
+    purpose: str = typer.Option(..., "--purpose", help="genai_training, ml_personalization, ...",
+                                callback=params.purpose),
+    pack: str = typer.Option(..., "--pack", help="policy pack name or YAML path", callback=params.pack),
+    as_of: str = typer.Option(..., "--as-of", help="decision time T (ISO 8601, UTC)", callback=params.as_of),
+    network: Path = typer.Option(None, "--network", help="export directory (default: $CONSENTRY_HOME/network)",
+                                 callback=params.export_dir),
     engine: str = typer.Option("duckdb", "--engine", help="duckdb or spark"),
-    shards: int = typer.Option(None, "--shards", help="number of shards (default: the pack's)"),
-    workers: int = typer.Option(None, "--workers", help="redaction processes (default: all cores)"),
+    shards: int = typer.Option(None, "--shards", min=1, help="number of shards (default: the pack's)"),
+    workers: int = typer.Option(None, "--workers", min=1, help="redaction processes (default: all cores)"),
     root: Path = typer.Option(None, "--root", help="snapshots directory (default: $CONSENTRY_HOME/snapshots)"),
     no_ledger: bool = typer.Option(False, "--no-ledger", help="decide from the export alone"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
@@ -84,8 +88,8 @@ def _summary(m) -> None:  # noqa: ANN001 - a Manifest
 
 @snapshot_app.command("list")
 def list_(
-    purpose: str = typer.Option(None, "--purpose"),
-    root: Path = typer.Option(None, "--root"),
+    purpose: str = typer.Option(None, "--purpose", callback=params.purpose),
+    root: Path = typer.Option(None, "--root", callback=params.existing_dir),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Published snapshots, oldest first."""
@@ -120,7 +124,7 @@ def list_(
 @snapshot_app.command()
 def show(
     ref: str = typer.Argument(..., help="purpose/version, purpose (newest) or a snapshot path"),
-    root: Path = typer.Option(None, "--root"),
+    root: Path = typer.Option(None, "--root", callback=params.existing_dir),
     as_json: bool = typer.Option(False, "--json", help="print the manifest as JSON"),
 ) -> None:
     """A snapshot's manifest: inputs, pack, counts, content hash, forget history."""
@@ -153,8 +157,8 @@ def _resolve(fn, root: Path | None, ref: str):  # noqa: ANN001, ANN202
 def diff(
     a: str = typer.Argument(..., help="older snapshot (purpose/version)"),
     b: str = typer.Argument(..., help="newer snapshot (purpose/version)"),
-    root: Path = typer.Option(None, "--root"),
-    show: int = typer.Option(20, "--show", help="removed items to list"),
+    root: Path = typer.Option(None, "--root", callback=params.existing_dir),
+    show: int = typer.Option(20, "--show", min=0, help="removed items to list"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Items added and removed between two snapshots, with the reasons for removal."""

@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from consentry.cli import params
+from consentry.errors import NotFound
 from consentry.settings import Settings
 
 train_app = typer.Typer(help="Train the SISA-sharded models on a snapshot.", no_args_is_help=True)
@@ -26,13 +28,12 @@ def _snapshot(kind: str, purpose: str | None, version: str | None) -> Path:
     purpose = purpose or DEFAULT_PURPOSE[kind]
     path = (s.snapshots / purpose / version) if version else latest_snapshot(s.snapshots, purpose)
     if path is None or not (path / "data").is_dir():
-        console.print(f"[red]no snapshot {purpose}/{version or '<latest>'} under {s.snapshots}[/]; run `consentry snapshot build` first")
-        raise typer.Exit(2)
+        raise NotFound(f"no snapshot {purpose}/{version or '<latest>'} under {s.snapshots}; "
+                       "run `consentry snapshot build` first")
     return path
 
 
 def _train(kind: str, purpose: str | None, version: str | None, slices: int, seed: int, config: str | None) -> None:
-    from consentry.training.corpora import CorpusError
     from consentry.training.pipeline import train_version
 
     snap = _snapshot(kind, purpose, version)
@@ -41,11 +42,7 @@ def _train(kind: str, purpose: str | None, version: str | None, slices: int, see
     except json.JSONDecodeError as exc:
         raise typer.BadParameter(f"not JSON: {exc}", param_hint="--config") from exc
     kw = {"cache_dir": Settings().models / "embeddings"} if kind == "matcher" else None
-    try:
-        v = train_version(kind, snap, Settings().models, config=cfg, seed=seed, n_slices=slices, trainer_kw=kw)
-    except CorpusError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from exc
+    v = train_version(kind, snap, Settings().models, config=cfg, seed=seed, n_slices=slices, trainer_kw=kw)
     console.print(f"[green]{v['version']}[/] trained on {v['snapshot']['purpose']}/{v['snapshot']['version']}: "
                   f"{len(v['shards'])} shards x {slices} slices in {v['timings']['total_seconds']} s")
     console.print(json.dumps(v["metrics"], indent=1))
@@ -53,7 +50,8 @@ def _train(kind: str, purpose: str | None, version: str | None, slices: int, see
 
 @train_app.command("assistant")
 def train_assistant(
-    purpose: Optional[str] = typer.Option(None, "--purpose", help="snapshot purpose (default genai_training)"),
+    purpose: Optional[str] = typer.Option(None, "--purpose", help="snapshot purpose (default genai_training)",
+                                          callback=params.purpose),
     version: Optional[str] = typer.Option(None, "--version", help="snapshot version (default: latest)"),
     slices: int = typer.Option(4, "--slices", min=1),
     seed: int = typer.Option(1234, "--seed"),
@@ -68,7 +66,8 @@ def train_assistant(
 
 @train_app.command("matcher")
 def train_matcher(
-    purpose: Optional[str] = typer.Option(None, "--purpose", help="snapshot purpose (default ml_personalization)"),
+    purpose: Optional[str] = typer.Option(None, "--purpose", help="snapshot purpose (default ml_personalization)",
+                                          callback=params.purpose),
     version: Optional[str] = typer.Option(None, "--version", help="snapshot version (default: latest)"),
     slices: int = typer.Option(4, "--slices", min=1),
     seed: int = typer.Option(1234, "--seed"),
@@ -82,7 +81,7 @@ def assist(
     prompt: str = typer.Argument(..., help="the start of a post"),
     model: Optional[str] = typer.Option(None, "--model", help="registry version (default: live assistant)"),
     seed: int = typer.Option(0, "--seed"),
-    length: int = typer.Option(200, "--length", help="max new bytes"),
+    length: int = typer.Option(200, "--length", min=1, help="max new bytes"),
 ) -> None:
     """Draft a post with the live writing assistant."""
     from consentry.training.pipeline import load_assistant
@@ -90,14 +89,13 @@ def assist(
     try:
         ens = load_assistant(Settings().models, model)
     except (LookupError, FileNotFoundError) as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from exc
+        raise NotFound(exc.args[0] if exc.args else str(exc)) from None
     print(ens.generate(prompt, max_new=length, seed=seed))
 
 
 def match(
     member: str = typer.Option(..., "--member", help="member id"),
-    k: int = typer.Option(10, "-k", help="how many job posts"),
+    k: int = typer.Option(10, "-k", min=1, help="how many job posts"),
     model: Optional[str] = typer.Option(None, "--model", help="registry version (default: live matcher)"),
 ) -> None:
     """The best job posts for a member, with ensemble scores."""
@@ -108,16 +106,14 @@ def match(
     reg = Registry(s.models)
     v = reg.get(model) if model else reg.latest_live("matcher")
     if v is None:
-        console.print("[red]no live matcher[/]; run `consentry train matcher`")
-        raise typer.Exit(2)
+        raise NotFound("no live matcher; run `consentry train matcher`")
     from consentry.training.matcher import recommend
 
     tr = make_trainer("matcher", v["config"], cache_dir=s.models / "embeddings")
     try:
         top = recommend(tr, checkpoint_paths(v, s.models), Path(v["snapshot"]["path"]), member, k)
     except KeyError as exc:
-        console.print(f"[red]{exc.args[0]}[/]")
-        raise typer.Exit(1) from exc
+        raise NotFound(exc.args[0]) from None
     titles = dict(zip(tr.data.job_ids, _titles(Path(v["snapshot"]["path"]), tr.data.job_ids)))
     t = Table("job_id", "title", "score", title=f"{v['version']} for {member}")
     for j, sc in top:
@@ -153,13 +149,9 @@ def models_list() -> None:
 @models_app.command("show")
 def models_show(version: str = typer.Argument(...), lineage: bool = typer.Option(False, "--lineage", help="include item ids")) -> None:
     """One version as JSON (per-shard item lineage only with --lineage)."""
-    from consentry.training.registry import Registry, RegistryError
+    from consentry.training.registry import Registry
 
-    try:
-        v = Registry(Settings().models).get(version)
-    except RegistryError as exc:
-        console.print(f"[red]{exc.args[0]}[/]")
-        raise typer.Exit(1) from exc
+    v = Registry(Settings().models).get(version)  # a RegistryError names the version: one line
     if not lineage:
         v = {**v, "shards": [{k: x for k, x in s.items() if k not in ("items", "item_members", "content_hashes")} | {"items": len(s["items"])} for s in v["shards"]]}
     print(json.dumps(v, indent=1))
