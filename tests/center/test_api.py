@@ -54,6 +54,7 @@ def test_openapi_documents_api_key(client):
 @pytest.mark.slow
 def test_schemathesis_no_server_errors(app):
     import schemathesis
+    from schemathesis.checks import positive_data_acceptance
     from schemathesis.generation import GenerationMode
 
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
@@ -75,7 +76,11 @@ def test_schemathesis_no_server_errors(app):
                 seen.append(response.status_code)
                 assert response.status_code < 500, (case.method, case.formatted_path, response.text)
                 if mode is GenerationMode.POSITIVE and key == API_KEY:
-                    case.validate_response(response, headers=headers)
+                    # A notice version the member was never shown is refused (422) by the
+                    # ledger's state, which no schema can express; every other check applies.
+                    state_dependent = response.status_code == 422 and "never delivered" in response.text
+                    case.validate_response(response, headers=headers,
+                                           excluded_checks=[positive_data_acceptance] if state_dependent else None)
 
             run()
     assert any(s < 300 for s in seen) and any(s == 401 for s in seen) and any(s == 422 for s in seen)
