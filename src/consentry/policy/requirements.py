@@ -8,12 +8,14 @@ a type that cannot be read) without knowing the pack; before the plan runs, `che
 compares that with what the pack version in force at T needs for the purpose and stops
 the run with one line naming the file and the column (`MissingInputError`).
 
-What stays optional (absent means "none", because an absent table can only narrow what
-is allowed, or the plan does not read it): `notices` when the pack needs no notice
-(with a notice period a member without a delivered notice is already excluded, so a
-missing table cannot widen, but it would exclude everyone: the run stops instead),
-`signins` when every group has the same rule, the text columns, `jobs` and
-`job_interactions`.
+Required always: members and items (staging refuses an export without them) and their
+decision columns, and `requests` (erasure). Required by a rule: `birth_date` (an age
+rule), `group_sensitive` (excluding sensitive groups), `consent_events` (an opt-out,
+opt-in or objection rule), `notices` (a notice period: a missing table could only
+exclude, but it would exclude everyone, so the run stops), `signins` (groups with
+different rules, where a sign-in country can make the jurisdiction stricter). Never
+read by the plan, so absent means empty: the free-text columns, `jobs`,
+`job_interactions`. The README's "Damaged exports fail closed" table says the same.
 """
 
 from __future__ import annotations
