@@ -148,6 +148,9 @@ def test_torn_snapshot_is_marked_and_refused_until_the_forget_completes(world, n
     with pytest.raises(layout.UnfinishedForget, match=r"genai_training/v0001.*consentry forget --resume"):
         catalog.load(settings.snapshots, "genai_training").require_whole()
 
+    d = CliRunner().invoke(app, ["snapshot", "diff", snap.ref, snap.ref])
+    assert d.exit_code == 2 and "forget --resume" in d.output and "Traceback" not in d.output
+
     from consentry.center.sources import Sources
 
     entry = Sources(settings, ledger).lineage(members[0])[0]

@@ -160,7 +160,12 @@ def diff(
     """Items added and removed between two snapshots, with the reasons for removal."""
     from consentry.snapshots import catalog
 
-    d = catalog.diff(_resolve(catalog.resolve, root, a), _resolve(catalog.resolve, root, b))
+    from consentry.snapshots.layout import UnfinishedForget
+
+    try:
+        d = catalog.diff(_resolve(catalog.resolve, root, a), _resolve(catalog.resolve, root, b))
+    except UnfinishedForget as exc:
+        _fail(str(exc))
     if as_json:
         typer.echo(json.dumps({"a": d.a, "b": d.b, "summary": d.summary,
                                "removed": d.removed.slice(0, show).to_pylist(),
