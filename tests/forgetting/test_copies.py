@@ -274,3 +274,15 @@ def test_a_snapshot_built_after_the_erasure_without_the_ledger_is_caught_and_cle
     new = _receipts(settings.home)[members[0]]
     assert receipt["snapshots"][0] in new[-1]["snapshots"]  # the first finding still stands
     assert f"genai_training/{again.version}" in {s["snapshot"] for s in new[-1]["snapshots"]}
+
+
+def test_a_damaged_run_journal_stops_forget_with_one_line(world, network: Path) -> None:
+    settings, ledger, snap, members = world
+    bad = settings.snapshots / layout.FORGET_DIR / "20260101T000000Z-deadbeef.json"
+    bad.parent.mkdir()
+    bad.write_text('{"run_id": "20260101T0')  # cut short by a disk fault, not by our atomic writes
+    r = CliRunner().invoke(app, ["forget", "--pending", "--no-retrain"])
+    assert r.exit_code == 2 and str(bad) in r.output and "Traceback" not in r.output
+    assert bad.exists()  # never guessed away
+    assert not _verify(settings, ledger, network).ok
+    assert catalog.load(settings.snapshots, "genai_training").unfinished_forget

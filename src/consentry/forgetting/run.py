@@ -34,6 +34,10 @@ WITHDRAWING = {"opt_out": "opted_out", "object": "objected"}
 STATE_FILE = ".forget-state.json"
 
 
+class ForgetError(RuntimeError):
+    """A forget run that cannot go on safely (one line, names the file)."""
+
+
 @dataclass
 class Task:
     """One reason to remove data: an erasure request or a (retroactive) withdrawal."""
@@ -328,7 +332,13 @@ def forget(
                    Path(receipts_dir or settings.home / "receipts"))
     ctx.receipts_dir.mkdir(parents=True, exist_ok=True)
     with layout.purpose_lock(ctx.root / layout.FORGET_DIR):
-        resumed = [_finish(j, ctx) for j in layout.forget_runs(ctx.root)]
+        layout.clean_stale(ctx.root / layout.FORGET_DIR)
+        journals = layout.forget_runs(ctx.root)
+        for j in journals:
+            if j.get("phase") == "unreadable":  # never guess what a damaged journal meant to remove
+                raise ForgetError(f"{j['path']}: unreadable forget journal; restore it or remove it by hand "
+                                  "after checking the snapshots it names")
+        resumed = [_finish(j, ctx) for j in journals]
         if not (request_id or pending):
             report = resumed.pop() if resumed else ForgetReport("none", now or dt.datetime.now(dt.UTC))
             report.resumed = resumed
