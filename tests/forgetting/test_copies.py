@@ -77,7 +77,7 @@ def _receipts(home: Path) -> dict[str, list[dict]]:
 
 
 def test_staged_export_loses_erased_texts(world, network: Path) -> None:
-    settings, ledger, snap, members = world
+    settings, ledger, _snap, members = world
     _erase(ledger, members[:1])
     staged = next((settings.home / "staged").glob("*/items.parquet"))
 
@@ -261,7 +261,7 @@ def test_logs_exports_and_model_lineage_are_checked(world, network: Path) -> Non
 
 
 def test_a_snapshot_built_after_the_erasure_without_the_ledger_is_caught_and_cleaned(world, network: Path) -> None:
-    settings, ledger, snap, members = world
+    settings, ledger, _snap, members = world
     _erase(ledger, members[:1])
     forget(pending=True, settings=settings, ledger=ledger, retrain=False)
     receipt = _receipts(settings.home)[members[0]][0]
@@ -277,7 +277,7 @@ def test_a_snapshot_built_after_the_erasure_without_the_ledger_is_caught_and_cle
 
 
 def test_a_damaged_run_journal_stops_forget_with_one_line(world, network: Path) -> None:
-    settings, ledger, snap, members = world
+    settings, ledger, _snap, _members = world
     bad = settings.snapshots / layout.FORGET_DIR / "20260101T000000Z-deadbeef.json"
     bad.parent.mkdir()
     bad.write_text('{"run_id": "20260101T0')  # cut short by a disk fault, not by our atomic writes

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from consentry.ledger.store import Ledger
+    from consentry.settings import Settings
 
 snapshot_app = typer.Typer(help="Versioned, redacted training snapshots with lineage.", no_args_is_help=True)
 console = Console()
@@ -159,7 +164,6 @@ def diff(
 ) -> None:
     """Items added and removed between two snapshots, with the reasons for removal."""
     from consentry.snapshots import catalog
-
     from consentry.snapshots.layout import UnfinishedForget
 
     try:
@@ -217,7 +221,7 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def _ledger(settings):  # noqa: ANN001, ANN202 - Settings -> Ledger | None
+def _ledger(settings: Settings) -> Ledger | None:
     """The ledger when there is one (never create an empty one just to read it)."""
     if not (settings.ledger_url or (settings.home / "ledger.sqlite").exists()):
         return None

@@ -98,10 +98,10 @@ class ForgetReport:
         if self.run_id == "none":
             return "no unfinished forget run: nothing to resume"
         s = self.summary()
-        lines = [f"finished interrupted forget run {r.run_id}: {r.items_removed} item(s) removed, "
-                 f"{len(r.receipts)} receipt(s)" for r in self.resumed]
-        lines += [f"forget run {s['run_id']}: {s['tasks']} task(s), {s['items_removed']} item(s) removed "
-                 f"from {len(s['snapshots_changed'])} snapshot(s), {s['shards_rewritten']} shard file(s) rewritten"]
+        lines = [(f"finished interrupted forget run {r.run_id}: {r.items_removed} item(s) removed, "
+                  f"{len(r.receipts)} receipt(s)") for r in self.resumed]
+        lines.append(f"forget run {s['run_id']}: {s['tasks']} task(s), {s['items_removed']} item(s) removed "
+                     f"from {len(s['snapshots_changed'])} snapshot(s), {s['shards_rewritten']} shard file(s) rewritten")
         for r in self.removals:
             lines.append(f"  {r.purpose}/{r.version}: -{r.items.num_rows} items, shards {r.shards}, "
                          f"content {r.content_hash_before[:12]} -> {r.content_hash_after[:12]}")
@@ -563,9 +563,8 @@ def _write_receipts(report: ForgetReport, receipts_dir: Path, findings: dict[str
     for mc in report.models:
         members = _model_members(mc)
         for member, e in per.items():
-            if members is None or member in members:
-                if e["snapshots"]:
-                    e["models"].append(_plain(mc))
+            if (members is None or member in members) and e["snapshots"]:
+                e["models"].append(_plain(mc))
     bodies = {}
     for member, body in sorted(per.items()):
         if not (body["requests"] or body["snapshots"] or body["left_as_is"]):
