@@ -153,8 +153,13 @@ def test_torn_snapshot_is_marked_and_refused_until_the_forget_completes(world, n
 
     from consentry.center.sources import Sources
 
-    entry = Sources(settings, ledger).lineage(members[0])[0]
+    from consentry.center import timeline
+
+    lineage = Sources(settings, ledger).lineage(members[0])
+    entry = lineage[0]
     assert entry["unfinished_forget"] and entry["included"] == []
+    told = [e["text"] for e in timeline.build([], [], lineage, [], [])]
+    assert told == [f"Snapshot {snap.ref} is being updated by an erasure run; its details show once it completes."]
 
     r = CliRunner().invoke(app, ["forget", "--pending", "--no-retrain"])
     assert r.exit_code == 0, r.output
