@@ -77,7 +77,7 @@ def _receipts(home: Path) -> dict[str, list[dict]]:
 
 
 def test_staged_export_loses_erased_texts(world, network: Path) -> None:
-    settings, ledger, snap, members = world
+    settings, ledger, _snap, members = world
     _erase(ledger, members[:1])
     staged = next((settings.home / "staged").glob("*/items.parquet"))
 
@@ -148,10 +148,18 @@ def test_torn_snapshot_is_marked_and_refused_until_the_forget_completes(world, n
     with pytest.raises(layout.UnfinishedForget, match=r"genai_training/v0001.*consentry forget --resume"):
         catalog.load(settings.snapshots, "genai_training").require_whole()
 
+    d = CliRunner().invoke(app, ["snapshot", "diff", snap.ref, snap.ref])
+    assert d.exit_code == 2 and "forget --resume" in d.output and "Traceback" not in d.output
+
     from consentry.center.sources import Sources
 
-    entry = Sources(settings, ledger).lineage(members[0])[0]
+    from consentry.center import timeline
+
+    lineage = Sources(settings, ledger).lineage(members[0])
+    entry = lineage[0]
     assert entry["unfinished_forget"] and entry["included"] == []
+    told = [e["text"] for e in timeline.build([], [], lineage, [], [])]
+    assert told == [f"Snapshot {snap.ref} is being updated by an erasure run; its details show once it completes."]
 
     r = CliRunner().invoke(app, ["forget", "--pending", "--no-retrain"])
     assert r.exit_code == 0, r.output
@@ -258,7 +266,7 @@ def test_logs_exports_and_model_lineage_are_checked(world, network: Path) -> Non
 
 
 def test_a_snapshot_built_after_the_erasure_without_the_ledger_is_caught_and_cleaned(world, network: Path) -> None:
-    settings, ledger, snap, members = world
+    settings, ledger, _snap, members = world
     _erase(ledger, members[:1])
     forget(pending=True, settings=settings, ledger=ledger, retrain=False)
     receipt = _receipts(settings.home)[members[0]][0]
@@ -271,3 +279,15 @@ def test_a_snapshot_built_after_the_erasure_without_the_ledger_is_caught_and_cle
     new = _receipts(settings.home)[members[0]]
     assert receipt["snapshots"][0] in new[-1]["snapshots"]  # the first finding still stands
     assert f"genai_training/{again.version}" in {s["snapshot"] for s in new[-1]["snapshots"]}
+
+
+def test_a_damaged_run_journal_stops_forget_with_one_line(world, network: Path) -> None:
+    settings, ledger, _snap, _members = world
+    bad = settings.snapshots / layout.FORGET_DIR / "20260101T000000Z-deadbeef.json"
+    bad.parent.mkdir()
+    bad.write_text('{"run_id": "20260101T0')  # cut short by a disk fault, not by our atomic writes
+    r = CliRunner().invoke(app, ["forget", "--pending", "--no-retrain"])
+    assert r.exit_code == 2 and str(bad) in r.output and "Traceback" not in r.output
+    assert bad.exists()  # never guessed away
+    assert not _verify(settings, ledger, network).ok
+    assert catalog.load(settings.snapshots, "genai_training").unfinished_forget

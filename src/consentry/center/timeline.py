@@ -51,6 +51,11 @@ def build(events: list[dict[str, Any]], requests: list[dict[str, Any]], lineage:
         ref = f"{snap['purpose']}/{snap['version']}"
         series = (snap["purpose"], pack_name(snap))
         title = TITLES.get(snap["purpose"], snap["purpose"])
+        if snap.get("unfinished_forget"):  # torn, or about to change: claim nothing about it yet
+            out.append({"at": snap["created_at"], "kind": "snapshot",
+                        "text": f"Snapshot {ref} is being updated by an erasure run; its details show once it completes.",
+                        "detail": ""})
+            continue
         now_in = {i["item_id"] for i in snap["included"]}
         if now_in:
             out.append({"at": snap["created_at"], "kind": "snapshot",

@@ -21,6 +21,7 @@ def forget(
 
     Any run a crash interrupted is finished first (with its own run id and receipts).
     """
+    from consentry.forgetting.run import ForgetError
     from consentry.forgetting.run import forget as run
 
     if not request and not pending and not resume:
@@ -29,6 +30,8 @@ def forget(
         report = run(request_id=request, pending=pending, resume=resume, retrain=not no_retrain)
     except KeyError as exc:
         _fail(str(exc.args[0]))
+    except ForgetError as exc:
+        _fail(str(exc))
     if as_json:
         typer.echo(json.dumps(report.summary(), indent=2))
     else:

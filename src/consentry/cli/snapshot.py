@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -11,6 +12,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from consentry.cli import params
+
+if TYPE_CHECKING:
+    from consentry.ledger.store import Ledger
+    from consentry.settings import Settings
 
 snapshot_app = typer.Typer(help="Versioned, redacted training snapshots with lineage.", no_args_is_help=True)
 console = Console()
@@ -163,8 +168,12 @@ def diff(
 ) -> None:
     """Items added and removed between two snapshots, with the reasons for removal."""
     from consentry.snapshots import catalog
+    from consentry.snapshots.layout import UnfinishedForget
 
-    d = catalog.diff(_resolve(catalog.resolve, root, a), _resolve(catalog.resolve, root, b))
+    try:
+        d = catalog.diff(_resolve(catalog.resolve, root, a), _resolve(catalog.resolve, root, b))
+    except UnfinishedForget as exc:
+        _fail(str(exc))
     if as_json:
         typer.echo(json.dumps({"a": d.a, "b": d.b, "summary": d.summary,
                                "removed": d.removed.slice(0, show).to_pylist(),
@@ -216,7 +225,7 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def _ledger(settings):  # noqa: ANN001, ANN202 - Settings -> Ledger | None
+def _ledger(settings: Settings) -> Ledger | None:
     """The ledger when there is one (never create an empty one just to read it)."""
     if not (settings.ledger_url or (settings.home / "ledger.sqlite").exists()):
         return None

@@ -34,6 +34,10 @@ WITHDRAWING = {"opt_out": "opted_out", "object": "objected"}
 STATE_FILE = ".forget-state.json"
 
 
+class ForgetError(RuntimeError):
+    """A forget run that cannot go on safely (one line, names the file)."""
+
+
 @dataclass
 class Task:
     """One reason to remove data: an erasure request or a (retroactive) withdrawal."""
@@ -94,10 +98,10 @@ class ForgetReport:
         if self.run_id == "none":
             return "no unfinished forget run: nothing to resume"
         s = self.summary()
-        lines = [f"finished interrupted forget run {r.run_id}: {r.items_removed} item(s) removed, "
-                 f"{len(r.receipts)} receipt(s)" for r in self.resumed]
-        lines += [f"forget run {s['run_id']}: {s['tasks']} task(s), {s['items_removed']} item(s) removed "
-                 f"from {len(s['snapshots_changed'])} snapshot(s), {s['shards_rewritten']} shard file(s) rewritten"]
+        lines = [(f"finished interrupted forget run {r.run_id}: {r.items_removed} item(s) removed, "
+                  f"{len(r.receipts)} receipt(s)") for r in self.resumed]
+        lines.append(f"forget run {s['run_id']}: {s['tasks']} task(s), {s['items_removed']} item(s) removed "
+                     f"from {len(s['snapshots_changed'])} snapshot(s), {s['shards_rewritten']} shard file(s) rewritten")
         for r in self.removals:
             lines.append(f"  {r.purpose}/{r.version}: -{r.items.num_rows} items, shards {r.shards}, "
                          f"content {r.content_hash_before[:12]} -> {r.content_hash_after[:12]}")
@@ -328,7 +332,13 @@ def forget(
                    Path(receipts_dir or settings.home / "receipts"))
     ctx.receipts_dir.mkdir(parents=True, exist_ok=True)
     with layout.purpose_lock(ctx.root / layout.FORGET_DIR):
-        resumed = [_finish(j, ctx) for j in layout.forget_runs(ctx.root)]
+        layout.clean_stale(ctx.root / layout.FORGET_DIR)
+        journals = layout.forget_runs(ctx.root)
+        for j in journals:
+            if j.get("phase") == "unreadable":  # never guess what a damaged journal meant to remove
+                raise ForgetError(f"{j['path']}: unreadable forget journal; restore it or remove it by hand "
+                                  "after checking the snapshots it names")
+        resumed = [_finish(j, ctx) for j in journals]
         if not (request_id or pending):
             report = resumed.pop() if resumed else ForgetReport("none", now or dt.datetime.now(dt.UTC))
             report.resumed = resumed
@@ -557,9 +567,8 @@ def _write_receipts(report: ForgetReport, receipts_dir: Path, findings: dict[str
     for mc in report.models:
         members = _model_members(mc)
         for member, e in per.items():
-            if members is None or member in members:
-                if e["snapshots"]:
-                    e["models"].append(_plain(mc))
+            if (members is None or member in members) and e["snapshots"]:
+                e["models"].append(_plain(mc))
     bodies = {}
     for member, body in sorted(per.items()):
         if not (body["requests"] or body["snapshots"] or body["left_as_is"]):

@@ -277,19 +277,19 @@ SWEEP_SKIP = {".sqlite", ".sqlite-wal", ".sqlite-shm", ".lock", ".safetensors", 
 
 def _sweep_files(home: Path, root: Path, network_dir: str | Path | None,
                  models_dir: str | Path | None) -> list[Path]:
-    """Every file under the home but the export, published snapshots, staged items and checkpoints."""
+    """Every file under the home but the export, published snapshots, complete stagings and checkpoints."""
     skip = {Path(network_dir).resolve()} if network_dir else set()
     skip |= {s.resolve() for p in (root.iterdir() if root.is_dir() else []) if p.is_dir()
              for s in (p / v for v in layout.versions(p))}
     if models_dir is not None:
         skip.add(Path(models_dir).resolve() / "checkpoints")
-    staged_items = {(d / "items.parquet").resolve() for d in copies.staged_dirs(home / "staged")}
+    skip |= {d.resolve() for d in copies.staged_dirs(home / "staged")}  # checked by id (staged_findings)
     out = []
     for path in sorted(home.rglob("*")):
         if not path.is_file() or path.suffix in SWEEP_SKIP:
             continue
         rp = path.resolve()
-        if rp in staged_items or any(rp.is_relative_to(x) for x in skip):
+        if any(rp.is_relative_to(x) for x in skip):
             continue
         out.append(path)
     return out
@@ -324,8 +324,7 @@ def scrub_logs(root: str | Path, network_dir: str | Path | None, *, ledger: Any,
     loses no other record. Returns the files rewritten (each in one rename).
     """
     root, home = Path(root), Path(home)
-    logs = [p for p in _sweep_files(home, root, network_dir, models_dir)
-            if p.suffix in LOG_SUFFIXES and p.parent.parent != home / "staged"]  # staged: scrubbed by id
+    logs = [p for p in _sweep_files(home, root, network_dir, models_dir) if p.suffix in LOG_SUFFIXES]
     if not logs:
         return []
     snaps = list_snapshots(root)

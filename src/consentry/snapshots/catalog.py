@@ -102,7 +102,13 @@ class Diff:
 
 
 def diff(a: Snapshot, b: Snapshot) -> Diff:
-    """Items added in B and removed from A, with why B no longer holds them."""
+    """Items added in B and removed from A, with why B no longer holds them.
+
+    Refuses (`layout.UnfinishedForget`) while a forget is unfinished on either: a torn
+    lineage would list removals that did not happen.
+    """
+    a.require_whole()
+    b.require_whole()
     con = duckdb.connect()
     la, lb = a.path / layout.LINEAGE, b.path / layout.LINEAGE
     con.execute(f"CREATE VIEW la AS SELECT * FROM read_parquet('{la}')")

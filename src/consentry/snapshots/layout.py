@@ -144,10 +144,12 @@ def forget_runs(root: Path) -> list[dict]:
     out = []
     if d.is_dir():
         for p in sorted(d.glob("*.json")):
+            if p.name.startswith(TMP_PREFIX):
+                continue  # a journal being written (or a killed write): never the journal itself
             try:
                 out.append(json.loads(p.read_bytes()))
             except (OSError, ValueError):
-                out.append({"run_id": p.stem, "snapshots": None, "phase": "unreadable"})
+                out.append({"run_id": p.stem, "snapshots": None, "phase": "unreadable", "path": str(p)})
     return out
 
 
