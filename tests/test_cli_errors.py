@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import typer
 import typer.main
 from typer.testing import CliRunner
 
@@ -197,3 +198,30 @@ def test_the_installed_command_prints_one_line(args: list[str], tmp_path: Path) 
     assert len(p.stderr.strip().splitlines()) == 1 and p.stderr.startswith("error: "), p.stderr
     assert "Traceback" not in p.stderr + p.stdout
     assert not Path("/nonexistent-e17").exists()
+
+
+def test_a_bug_is_one_line_too_and_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from consentry.cli.errors import OneLineErrors
+    from consentry.errors import OptionError
+
+    bugs = typer.Typer(cls=OneLineErrors)
+
+    @bugs.callback()
+    def root() -> None:
+        """A group, as `consentry` is."""
+
+    @bugs.command()
+    def bad(kind: str) -> None:
+        if kind == "input":
+            raise OptionError("--kind", kind, "not a kind", "bug, input")
+        raise KeyError("a bug")
+
+    runner = CliRunner()
+    r = runner.invoke(bugs, ["bad", "input"])
+    assert (r.exit_code, r.stderr) == (2, "error: --kind 'input': not a kind; accepted: bug, input\n")
+    r = runner.invoke(bugs, ["bad", "bug"])
+    assert r.exit_code == 1 and r.stderr.startswith("error: internal error (KeyError: 'a bug')")
+    assert len(r.stderr.splitlines()) == 1
+    monkeypatch.setenv("CONSENTRY_DEBUG", "1")
+    r = runner.invoke(bugs, ["bad", "bug"])
+    assert isinstance(r.exception, KeyError)  # re-raised: the traceback is there to read
