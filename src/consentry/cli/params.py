@@ -75,9 +75,19 @@ def ledger_export_dir(value: Path | None) -> Path | None:
     from consentry.network.reader import table_files
 
     tables = ("members", "notices", "consent_events", "requests")
-    if not any(table_files(value, t) for t in tables):
+    files = [f for t in tables for f in table_files(value, t)]
+    if not files:
         raise typer.BadParameter(f"{value} holds none of the tables the ledger imports ({', '.join(tables)}: "
                                  "NAME.parquet, NAME.jsonl or NAME/)")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for f in files:  # a damaged file is named before anything is imported (rows are checked on import)
+        if f.suffix == ".parquet":
+            try:
+                pq.ParquetFile(f).close()
+            except (pa.ArrowException, OSError) as exc:
+                raise typer.BadParameter(f"{f}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
     return value
 
 
