@@ -238,24 +238,3 @@ def test_process_marks_an_unwritable_bundle_failed_and_retries_it(client, app):
     blocker.unlink()
     assert "processed" in run("requests", "process")
     assert led.request(rec.request_id).status == "processed"
-
-
-def test_account_erasure_deletes_the_export_bundles(client, app):
-    """A bundle is a copy of personal data: the account erasure reaches it (admin action and `requests process`)."""
-    led = app.state.sources.ledger
-    run("request", "export", "m_us", "--client-request-id", "e1")
-    run("requests", "process")
-    bundles = app.state.settings.home / "exports" / "m_us"
-    assert list(bundles.glob("*.json"))
-    era = led.append_request("m_us", "erase_account", OLD, client_request_id="e2")
-    admin_login(client)
-    csrf = csrf_of(client.get("/admin/requests").text)
-    assert client.post(f"/admin/requests/{era.request_id}/erase", data={"csrf_token": csrf}).status_code == 200
-    assert led.request(era.request_id).status == "processed" and not bundles.exists()
-    # and a bundle written before an erasure processed elsewhere (`forget --pending`) goes on the next process
-    run("request", "export", "m_de", "--client-request-id", "e3")
-    run("requests", "process")
-    led.append_request("m_de", "erase_account", OLD, client_request_id="e4")
-    run("forget", "--pending", "--no-retrain")
-    run("requests", "process")
-    assert not (app.state.settings.home / "exports" / "m_de").exists()

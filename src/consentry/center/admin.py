@@ -121,20 +121,18 @@ def fulfil_request(request: Request, request_id: str) -> Response:
     return RedirectResponse("/admin/requests", status_code=303)
 
 
-def _run_erasure(src: Any, request_id: str, kind: str, member: str) -> None:
+def _run_erasure(src: Any, request_id: str) -> None:
     from consentry.forgetting.run import forget
 
     forget(request_id=request_id, settings=src.settings, ledger=src.ledger)
-    if kind == RequestKind.ERASE_ACCOUNT:
-        fulfil.erase_bundles(src.settings.home, member)
 
 
 @router.post("/requests/{request_id}/erase", dependencies=[*guard, Depends(require_csrf)])
 def erase_request(request: Request, request_id: str, background: BackgroundTasks) -> Response:
     """Run the forgetting workflow for one erasure request (as `consentry forget --request ID`);
     it closes the request itself when the erasure is complete, never before."""
-    rec = _open(request, request_id, fulfil.ERASE_KINDS)
-    background.add_task(_run_erasure, sources(request), request_id, rec.kind, rec.member_id)
+    _open(request, request_id, fulfil.ERASE_KINDS)
+    background.add_task(_run_erasure, sources(request), request_id)
     log.info("admin started an erasure")
     flash(request, f"Erasure of request {request_id} started; it closes when every copy is erased.")
     return RedirectResponse("/admin/requests", status_code=303)

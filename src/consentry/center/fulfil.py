@@ -7,10 +7,9 @@ Erasures are closed by `consentry forget` (the forgetting workflow); exports are
 closed here by `process_exports`, which writes the bundle under
 `$CONSENTRY_HOME/exports/<member>/<request_id>.json` (0600) for the member to
 download from their requests page, and marks the request processed with the date,
-the file's hash and size. A bundle holds personal data: erasing the member's account
-must delete it too (`erase_bundles(home, member)`, callable by the forgetting
-workflow), and it is never written for a member whose
-account erasure is pending.
+the file's hash and size. A bundle holds personal data: `consentry forget` deletes the
+bundles of the members it erases (forgetting's `copies.delete_exports`, the one place
+that does), and no bundle is written while the member's account erasure is pending.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,18 +130,6 @@ def read_bundle(src: Sources, member: str, request_id: str) -> bytes | None:
     return path.read_bytes() if path.is_file() else None
 
 
-def erase_bundles(home: Path | str, member: str) -> int:
-    """Delete every export bundle of the member under `home` (their account is being erased).
-
-    Takes only the home directory, so the forgetting workflow can call it without the center."""
-    d = Path(home) / EXPORTS / member
-    if not MEMBER_ID_RE.fullmatch(member) or not d.is_dir():
-        return 0
-    n = sum(1 for _ in d.glob("*.json"))
-    shutil.rmtree(d)
-    return n
-
-
 def _write_private(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -181,21 +167,9 @@ def fulfil_export(src: Sources, pack: Pack, rec: Any, now: datetime | None = Non
     return Outcome(rec.request_id, member, done.status, f"bundle {result['bundle']} ({len(data)} bytes)")
 
 
-def purge_erased(src: Sources) -> list[str]:
-    """Delete the bundles of members whose account erasure has been processed."""
-    root = exports_dir(src)
-    gone = []
-    for d in sorted(root.iterdir()) if root.is_dir() else []:
-        if any(r.kind == RequestKind.ERASE_ACCOUNT and r.status == "processed" for r in src.ledger.requests_for(d.name)):
-            erase_bundles(src.settings.home, d.name)
-            gone.append(d.name)
-    return gone
-
-
 def process_exports(src: Sources, pack: Pack, now: datetime | None = None) -> list[Outcome]:
     """Fulfil every open (pending or failed) export request, oldest first (erasures are
-    `consentry forget`'s), after deleting the bundles of members whose account has since been erased."""
-    purge_erased(src)
+    `consentry forget`'s, whose run also deletes the bundles of members it erases)."""
     now = now or datetime.now(UTC)
     out = []
     for r in src.ledger.unanswered_requests():
