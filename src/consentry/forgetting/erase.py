@@ -224,10 +224,11 @@ def removal_of_run(snap: Snapshot, run_id: str) -> Removal | None:
     mine = tomb.filter(pc.equal(tomb.column("run_id"), run_id))
     if mine.num_rows == 0:
         return None
-    entry = next((e for e in snap.manifest.forget_history if e.run_id == run_id), None)
+    manifest = Manifest.read(snap.path)  # as on disk now: `snap` may predate this run's rewrite
+    entry = next((e for e in manifest.forget_history if e.run_id == run_id), None)
     shards = sorted(set(mine.column("shard").to_pylist()))
-    before = entry.content_hash_before if entry else snap.manifest.content_hash
-    after = entry.content_hash_after if entry else snap.manifest.content_hash
+    before = entry.content_hash_before if entry else manifest.content_hash
+    after = entry.content_hash_after if entry else manifest.content_hash
     return Removal(snap.purpose, snap.path.name, snap.path, mine, shards, before, after)
 
 

@@ -328,6 +328,19 @@ def forget(
         from consentry.ledger.store import Ledger
 
         ledger = Ledger(settings.ledger).create()  # idempotent: upgrades an existing ledger
+    from consentry import openlineage_events as ol
+
+    with ol.run("forget", [ol.DatasetRef.ledger(ledger.url)], settings) as run:
+        report = _forget(request_id, pending, resume, settings, ledger, root, receipts_dir, now, retrain)
+        for r in [*report.resumed, report]:
+            for removal in r.removals:
+                run.output(ol.DatasetRef.parquet(removal.path / layout.DATA, version=removal.content_hash_after))
+        return report
+
+
+def _forget(request_id: str | None, pending: bool, resume: bool, settings: Any, ledger: Any,
+            root: str | Path | None, receipts_dir: str | Path | None, now: dt.datetime | None,
+            retrain: bool) -> ForgetReport:
     ctx = _Context(settings, ledger, Path(root or settings.snapshots),
                    Path(receipts_dir or settings.home / "receipts"))
     ctx.receipts_dir.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ snapshot that loses an item: every staged item must be in data or excluded.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import os
 import shutil
 import time
@@ -46,7 +47,23 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)))
 
 
-def build_snapshot(
+def build_snapshot(*args: Any, **kw: Any) -> Manifest:
+    """Build and publish a snapshot (`_build_snapshot`, same arguments), reported as an
+    OpenLineage run: the export and the ledger in, the snapshot's data out, versioned by
+    its content hash."""
+    from consentry import openlineage_events as ol
+
+    a = inspect.signature(_build_snapshot).bind(*args, **kw).arguments
+    ledger = a.get("ledger")
+    inputs = [ol.DatasetRef.path(a["network_dir"])] + ([ol.DatasetRef.ledger(ledger.url)] if ledger is not None else [])
+    with ol.run(f"snapshot.build.{a['purpose']}", inputs) as run:
+        manifest = _build_snapshot(*args, **kw)
+        data = Path(a["root"]) / a["purpose"] / manifest.version / layout.DATA
+        run.output(ol.DatasetRef.parquet(data, version=manifest.content_hash))
+        return manifest
+
+
+def _build_snapshot(
     network_dir: str | Path,
     pack: Any,
     purpose: str,
