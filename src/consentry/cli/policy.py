@@ -67,6 +67,33 @@ def open_export(network: Path, quiet: bool = False, raw: bool = False):  # noqa:
     return con, sum(staged.quarantined.values())
 
 
+LEDGER_URL_HELP = ("ledger whose choices, requests and notices are read with the export (default: "
+                   "$CONSENTRY_LEDGER_URL, else $CONSENTRY_HOME/ledger.sqlite when it exists)")
+
+
+def read_ledger(con, ledger_url: str | None, no_ledger: bool) -> str | None:  # noqa: ANN001 - duckdb connection
+    """Merge the ledger's records into the export's views (`policy.decide.merge_ledger`).
+
+    The same rule as `snapshot build`: an explicit --ledger-url (or setting) must exist;
+    otherwise the home's ledger is read when there is one. Returns the URL read, if any."""
+    if no_ledger:
+        return None
+    from consentry.ledger.store import Ledger
+    from consentry.policy.decide import ledger_tables, merge_ledger
+    from consentry.settings import get_settings
+
+    settings = get_settings()
+    url = ledger_url or settings.ledger_url
+    if url is None:
+        if not (settings.home / "ledger.sqlite").exists():
+            return None
+        url = settings.ledger
+    params.ledger_must_exist(url)
+    with Ledger(url) as ledger:
+        merge_ledger(con, ledger_tables(ledger))
+    return url
+
+
 def _load(pack: str):  # noqa: ANN202
     from consentry.policy.packs import load_pack
 
@@ -110,13 +137,19 @@ def decide_cmd(
                              callback=params.decisions_out),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
     raw: bool = typer.Option(False, "--raw", help="read the export files directly, without staging"),
+    ledger_url: str = typer.Option(None, "--ledger-url", help=LEDGER_URL_HELP, callback=params.ledger_url),
+    no_ledger: bool = typer.Option(False, "--no-ledger", help="decide on the export alone"),
 ) -> None:
-    """Decide, for every item, whether it may be used for PURPOSE as of T, with every reason."""
+    """Decide, for every item, whether it may be used for PURPOSE as of T, with every reason.
+
+    The export plus the ledger's choices, requests and notices: the same inputs and plan
+    as `snapshot build`, the privacy center and the API."""
     from consentry.policy.decide import decide
     from consentry.settings import get_settings
 
     p = _load(pack)
     con, quarantined = open_export(network or get_settings().network, quiet, raw)
+    read_ledger(con, ledger_url, no_ledger)
     rel = decide(con, p, purpose, as_of, enums=True)
     fmt = write_decisions(con, rel, out)
     path = str(out).replace("'", "''")
@@ -154,8 +187,11 @@ def explain_cmd(
     as_json: bool = typer.Option(False, "--json", help="structured output"),
     quiet: bool = typer.Option(True, "--quiet/--progress", help="progress bar while staging"),
     raw: bool = typer.Option(False, "--raw", help="read the export files directly, without staging"),
+    ledger_url: str = typer.Option(None, "--ledger-url", help=LEDGER_URL_HELP, callback=params.ledger_url),
+    no_ledger: bool = typer.Option(False, "--no-ledger", help="explain from the export alone"),
 ) -> None:
-    """Explain in plain words why a member's data or an item may or may not be used."""
+    """Explain in plain words why a member's data or an item may or may not be used (the
+    export plus the ledger, as `decide` reads them)."""
     from consentry.errors import NotFound
     from consentry.policy.explain import explain_item, explain_member
     from consentry.settings import get_settings
@@ -164,6 +200,7 @@ def explain_cmd(
         raise typer.BadParameter("give exactly one of --member or --item")
     p = _load(pack)
     con, _ = open_export(network or get_settings().network, quiet, raw)
+    read_ledger(con, ledger_url, no_ledger)
     if member is not None:
         e = explain_member(con, p, member, as_of, purpose)
     else:

@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from consentry.policy.decide import decide, ensure_inputs
+from consentry.policy.decide import decide, decide_members, ensure_inputs
 from consentry.policy.jurisdiction import resolve_ips
 from consentry.policy.packs import Pack, PackVersion, as_utc, load_pack
 from consentry.policy.plan import Dialect
@@ -124,10 +124,15 @@ class PurposeExplanation:
     items: int
     allowed: int
     reasons: dict[str, int]
+    used: bool = False
+    """The member-level decision (what the privacy center and the API say): no reason of
+    the member excludes their data; an item is then allowed unless a reason of its own applies."""
+    member_reasons: list[str] = field(default_factory=list)
 
     def text(self) -> str:
+        verdict = "used" if self.used else "not used (" + ", ".join(self.member_reasons) + ")"
         lines = [f"  {self.purpose}: rule {self.rule or '-'} (legal basis {self.legal_basis});"
-                 f" {self.allowed} of {self.items} items allowed"]
+                 f" the member's data is {verdict}; {self.allowed} of {self.items} items allowed"]
         for r, n in self.reasons.items():
             lines.append(f"    - {n} excluded: {r}: {REASON_SHORT[Reason(r)]}")
         for e in self.events:
@@ -289,8 +294,9 @@ def explain_member(
     pexpl = []
     first_decision = None
     for p in purposes:
-        rows = decide(con, pack, p, t).filter(f"member_id = {_q(member_id)}").to_arrow_table().to_pylist()
-        first_decision = first_decision or (rows[0] if rows else None)
+        rows = decide(con, pack, p, t, member_id=member_id).to_arrow_table().to_pylist()
+        mrow = (decide_members(con, pack, p, t, member_id=member_id).to_arrow_table().to_pylist() or [None])[0]
+        first_decision = first_decision or (rows[0] if rows else mrow)
         rule = None
         if rows and version and rows[0]["region_group"] and p in version.purposes:
             gr = version.rule_for(p, rows[0]["region_group"])
@@ -301,10 +307,10 @@ def explain_member(
             events=_events(con, version, p, member_id, t), items=len(rows),
             allowed=sum(1 for r in rows if r["allowed"]),
             reasons={r.value: counts[r.value] for r in Reason if counts[r.value]},
+            used=bool(mrow and mrow["used"]),
+            member_reasons=list(mrow["reasons"]) if mrow else [Reason.MALFORMED.value],
         ))
     residence = member.get("residence_country")
-    if first_decision is None:  # a member without items: resolve from the member row alone
-        first_decision = _member_only_decision(con, pack, purposes[0], member_id, t)
     jur = _jurisdiction(con, version, purposes[0], member_id, residence, t, first_decision)
     reqs = _rows(con, f'SELECT kind, item_ids, "at" FROM requests WHERE member_id = {_q(member_id)} ORDER BY "at"')
     for r in reqs:
@@ -319,20 +325,6 @@ def explain_member(
         is_member=member.get("is_member"), closed_at=member.get("closed_at"), jurisdiction=jur,
         purposes=pexpl, requests=reqs, notices=notices,
     )
-
-
-def _member_only_decision(con, pack: Pack, purpose: Purpose, member_id: str, t: dt.datetime) -> dict | None:
-    """Decide a placeholder item for a member who has none, to show the jurisdiction."""
-    from consentry.network.schema import ITEMS
-
-    probe = duckdb.connect()
-    for name in ("members", "signins", "consent_events", "requests", "notices"):
-        probe.register(name, con.sql(f"SELECT * FROM {name} WHERE member_id = {_q(member_id)}").to_arrow_table())
-    probe.register("items", pa.Table.from_pylist(
-        [{"item_id": "-", "member_id": member_id, "kind": "post", "visibility": "public", "created_at": t}],
-        schema=ITEMS))
-    rows = decide(probe, pack, purpose, t).to_arrow_table().to_pylist()
-    return rows[0] if rows else None
 
 
 def _events(con, version: PackVersion | None, purpose: Purpose, member_id: str, t: dt.datetime) -> list[Event]:

@@ -217,14 +217,97 @@ def decision_enums(pack: Pack, version: PackVersion | None) -> dict[str, str]:
 
 def decisions_sql(
     pack: Pack, purpose: Purpose | str, as_of: dt.datetime | dt.date | str, dialect: str = "duckdb",
-    *, enums: bool = False,
+    *, enums: bool = False, member_id: str | None = None,
 ) -> str:
-    """The decision query for one pack, purpose and time T (see module docstring).
+    """The decision query for one pack, purpose and time T (see module docstring): one row per item.
 
     enums=True (DuckDB only) types the vocabulary columns as ENUMs, cast once per
     member or per reason combination rather than per item: writing them costs a
     fraction of writing strings, and a Parquet file still holds plain strings.
+    member_id pushes a filter on that member into every input (`consentry explain`).
     """
+    c = _compile(pack, purpose, as_of, dialect, enums, member_id)
+    return f"""{c.ctes},
+flagged AS (
+  SELECT i.item_id, i.member_id, f.jurisdiction, f.region_group, f.legal_basis,
+      COALESCE(f.m_mask, {c.missing_mask}) | i.i_mask | ({_mask({Reason.ERASED: "er.item_id IS NOT NULL"})}) AS mask
+  FROM (
+    SELECT item_id, member_id,
+           ({c.kind_bits}) | ({c.vis_bits}) | ({_mask(c.item_flags)}) AS i_mask
+    FROM items{c.where}
+  ) i
+  LEFT JOIN facts f ON f.member_id = i.member_id
+  LEFT JOIN er ON er.item_id = i.item_id
+),
+lk AS (
+  {c.lookup}
+)
+SELECT x.item_id, x.member_id,
+       {c.typed(lit(c.purpose.value, c.d), "purpose")} AS purpose,
+       {c.T} AS as_of,
+       x.mask = 0 AS allowed,
+       lk.reasons,
+       x.jurisdiction,
+       COALESCE(x.legal_basis, {c.typed("'none'", "legal_basis")}) AS legal_basis,
+       {c.typed(lit(c.pack_label, c.d), "pack")} AS pack,
+       x.region_group
+FROM flagged x JOIN lk ON lk.mask = x.mask"""
+
+
+MEMBER_DECISION_COLUMNS: tuple[str, ...] = (
+    "member_id", "purpose", "as_of", "used", "reasons", "jurisdiction", "legal_basis", "pack", "region_group",
+)
+
+
+def member_decisions_sql(
+    pack: Pack, purpose: Purpose | str, as_of: dt.datetime | dt.date | str, dialect: str = "duckdb",
+    *, member_id: str | None = None,
+) -> str:
+    """The member-level half of the same plan: one row per member of `members`.
+
+    `used` is true when no member-level reason applies, i.e. exactly when the member's
+    items are allowed unless a reason of the item itself (kind, visibility, deleted,
+    erased item, ...) excludes it; `reasons` are those member-level reasons. This is
+    what the privacy center and the API answer with (member_id pushes the filter down
+    into every input, so one member costs milliseconds), computed by the very CTEs the
+    item query uses: there is no second implementation of a rule.
+    """
+    c = _compile(pack, purpose, as_of, dialect, False, member_id)
+    return f"""{c.ctes},
+lk AS (
+  {c.lookup}
+)
+SELECT f.member_id, {lit(c.purpose.value, c.d)} AS purpose, {c.T} AS as_of,
+       f.m_mask = 0 AS used, lk.reasons, f.jurisdiction,
+       COALESCE(f.legal_basis, 'none') AS legal_basis, {lit(c.pack_label, c.d)} AS pack, f.region_group
+FROM facts f JOIN lk ON lk.mask = f.m_mask"""
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """The shared part of both queries: CTEs up to per-member `facts`, and item pieces."""
+
+    ctes: str
+    lookup: str
+    d: Dialect
+    purpose: Purpose
+    T: str
+    pack_label: str
+    types: dict[str, str]
+    where: str
+    missing_mask: int
+    kind_bits: str
+    vis_bits: str
+    item_flags: dict[Reason, str]
+
+    def typed(self, expr: str, column: str) -> str:
+        return f"CAST({expr} AS {self.types[column]})" if column in self.types else expr
+
+
+def _compile(
+    pack: Pack, purpose: Purpose | str, as_of: dt.datetime | dt.date | str, dialect: str,
+    enums: bool, member_id: str | None,
+) -> _Compiled:
     if dialect not in ("duckdb", "spark"):
         raise ValueError(f"dialect must be 'duckdb' or 'spark', not {dialect!r}")
     if enums and dialect != "duckdb":
@@ -239,6 +322,9 @@ def decisions_sql(
     def typed(expr: str, column: str) -> str:
         return f"CAST({expr} AS {types[column]})" if column in types else expr
 
+    # The member filter, pushed into every input (a literal, so the scans can prune).
+    only = f" AND member_id = {lit(member_id, d)}" if member_id is not None else ""
+    where = f" WHERE member_id = {lit(member_id, d)}" if member_id is not None else ""
     at = d.ident("at")
     T = d.ts(t)
 
@@ -272,7 +358,7 @@ def decisions_sql(
         notice_cte = f""",
 nt AS (
   SELECT member_id, min(delivered_at) AS first_notice
-  FROM notices WHERE delivered_at <= {T} GROUP BY member_id
+  FROM notices WHERE delivered_at <= {T}{only} GROUP BY member_id
 )"""
         notice_join = "\n  LEFT JOIN nt ON nt.member_id = m.member_id"
         notified = f"COALESCE(nt.first_notice <= {cutoff}, FALSE)"
@@ -334,19 +420,19 @@ nt AS (
     lookup = reasons_lookup_sql(active, d)
     if enums:  # 2^k casts instead of one per item
         lookup = f"SELECT mask, {typed('reasons', 'reasons')} AS reasons FROM ({lookup}) r"
-    return f"""WITH
+    ctes = f"""WITH
 {geo_sql(version, purpose, d)},
 mem AS (
   SELECT member_id, count(*) AS n_rows,
          max(upper(trim(residence_country))) AS residence,
          max(birth_date) AS birth_date, max(joined_at) AS joined_at, max(closed_at) AS closed_at,
          min(CASE WHEN is_member THEN 1 WHEN NOT is_member THEN 0 END) AS is_member_i
-  FROM members WHERE member_id IS NOT NULL GROUP BY member_id
+  FROM members WHERE member_id IS NOT NULL{only} GROUP BY member_id
 ),
 sig AS (
   SELECT DISTINCT s.member_id, g.country
   FROM signins s JOIN ip_geo g ON trim(s.ip) = g.ip
-  WHERE s.{at} >= {lookback} AND s.{at} <= {T} AND g.country IS NOT NULL
+  WHERE s.{at} >= {lookback} AND s.{at} <= {T} AND g.country IS NOT NULL{only.replace('member_id', 's.member_id')}
 ),
 sig_best AS (
   SELECT member_id, country, region_group, strictness, rule, legal_basis FROM (
@@ -362,7 +448,7 @@ ce AS (
          max(CASE WHEN choice = {choice[Choice.OBJECT]} THEN {at} END) AS last_object,
          max(CASE WHEN choice = {choice[Choice.WITHDRAW_OBJECTION]} THEN {at} END) AS last_withdraw
   FROM consent_events
-  WHERE purpose = {lit(purpose.value, d)} AND {at} <= {T}{gpc_filter}
+  WHERE purpose = {lit(purpose.value, d)} AND {at} <= {T}{gpc_filter}{only}
   GROUP BY member_id
 ),
 rq AS (
@@ -370,12 +456,12 @@ rq AS (
          max(CASE WHEN kind IN {erase_all} THEN 1
                   WHEN kind = {erase_items} AND (item_ids IS NULL OR {d.size('item_ids')} = 0) THEN 1
                   ELSE 0 END) AS erase_all
-  FROM requests WHERE {at} <= {T} GROUP BY member_id
+  FROM requests WHERE {at} <= {T}{only} GROUP BY member_id
 ),
 er AS (
   SELECT DISTINCT item_id FROM (
     SELECT {d.explode('item_ids')} AS item_id FROM requests
-    WHERE kind = {erase_items} AND {at} <= {T}
+    WHERE kind = {erase_items} AND {at} <= {T}{only}
   ) x WHERE item_id IS NOT NULL
 ){notice_cte},
 mf AS (
@@ -397,7 +483,7 @@ mf AS (
   LEFT JOIN sig_best sb ON sb.member_id = m.member_id
   LEFT JOIN ce ON ce.member_id = m.member_id
   LEFT JOIN rq ON rq.member_id = m.member_id{notice_join}
-  LEFT JOIN (SELECT DISTINCT member_id FROM member_issues) mi ON mi.member_id = m.member_id
+  LEFT JOIN (SELECT DISTINCT member_id FROM member_issues{where}) mi ON mi.member_id = m.member_id
 ),
 facts AS (
   SELECT member_id, {typed("jurisdiction", "jurisdiction")} AS jurisdiction,
@@ -405,28 +491,7 @@ facts AS (
       {typed("COALESCE(legal_basis, 'none')", "legal_basis")} AS legal_basis,
       {_mask(member_flags)} AS m_mask
   FROM mf
-),
-flagged AS (
-  SELECT i.item_id, i.member_id, f.jurisdiction, f.region_group, f.legal_basis,
-      COALESCE(f.m_mask, {missing_mask}) | i.i_mask | ({_mask({Reason.ERASED: "er.item_id IS NOT NULL"})}) AS mask
-  FROM (
-    SELECT item_id, member_id,
-           ({kind_bits}) | ({vis_bits}) | ({_mask(item_flags)}) AS i_mask
-    FROM items
-  ) i
-  LEFT JOIN facts f ON f.member_id = i.member_id
-  LEFT JOIN er ON er.item_id = i.item_id
-),
-lk AS (
-  {lookup}
-)
-SELECT x.item_id, x.member_id,
-       {typed(lit(purpose.value, d), "purpose")} AS purpose,
-       {T} AS as_of,
-       x.mask = 0 AS allowed,
-       lk.reasons,
-       x.jurisdiction,
-       COALESCE(x.legal_basis, {typed("'none'", "legal_basis")}) AS legal_basis,
-       {typed(lit(pack.label(version), d), "pack")} AS pack,
-       x.region_group
-FROM flagged x JOIN lk ON lk.mask = x.mask"""
+)"""
+    return _Compiled(ctes, lookup, d, purpose, T, pack.label(version), types, where, missing_mask,
+                     kind_bits, vis_bits, item_flags)
+
