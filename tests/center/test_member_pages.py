@@ -52,16 +52,19 @@ def test_export_holds_own_profile_items_only(client):
     assert "m_us" not in json.dumps(data)
 
 
-def test_eea_member_sees_region_rule(client):
+def test_eea_member_sees_region_rule(client, center_env):
     sign_in(client, "m_de")
     page = client.get("/me").text
     assert "European Economic Area" in page
     pack = load_pack("linkedin-2024")
-    profile = {"member_id": "m_de", "residence_country": "DE", "birth_date": "1979-07-09", "is_member": True}
-    before = {v.purpose: v for v in explain.purpose_views(pack, profile, [], [], now=datetime(2025, 1, 15, tzinfo=UTC))}
+    src = Sources(center_env[0])
+    profile = src.profile("m_de")
+    before = {v.purpose: v for v in explain.purpose_views(pack, src, "m_de", profile, [],
+                                                            now=datetime(2025, 1, 15, tzinfo=UTC))}
     assert before["genai_training"].used is False and before["genai_training"].reasons == ["region_prohibited"]
     assert "is not allowed at all in the European Economic Area" in before["genai_training"].lines[0]
-    after = {v.purpose: v for v in explain.purpose_views(pack, profile, [], [], now=datetime(2025, 11, 4, tzinfo=UTC))}
+    after = {v.purpose: v for v in explain.purpose_views(pack, src, "m_de", profile, [],
+                                                           now=datetime(2025, 11, 4, tzinfo=UTC))}
     assert after["genai_training"].used is True and after["genai_training"].rule == "opt_out"
 
 
@@ -70,15 +73,15 @@ def test_signin_country_counts_minor_excluded(center_env):
     src = Sources(settings)
     pack = load_pack("linkedin-2024")
     at = datetime(2025, 1, 15, tzinfo=UTC)  # EEA prohibited then; the sign-in is within 30 days
-    vpn = {v.purpose: v for v in explain.purpose_views(pack, src.profile("m_vpn"), [], src.signins("m_vpn"), now=at)}
+    vpn = {v.purpose: v for v in explain.purpose_views(pack, src, "m_vpn", src.profile("m_vpn"), [], now=at)}
     assert vpn["genai_training"].region_group == "eea_ch" and vpn["genai_training"].jurisdiction == "SE"
     assert any("signed in from SE" in line for line in vpn["genai_training"].lines)
     late = datetime(2025, 3, 1, tzinfo=UTC)  # sign-in out of the look-back window: residence decides
-    vpn = {v.purpose: v for v in explain.purpose_views(pack, src.profile("m_vpn"), [], src.signins("m_vpn"), now=late)}
+    vpn = {v.purpose: v for v in explain.purpose_views(pack, src, "m_vpn", src.profile("m_vpn"), [], now=late)}
     assert vpn["genai_training"].region_group == "rest_of_world" and vpn["genai_training"].used
-    kid = {v.purpose: v for v in explain.purpose_views(pack, src.profile("m_kid"), [], src.signins("m_kid"), now=at)}
+    kid = {v.purpose: v for v in explain.purpose_views(pack, src, "m_kid", src.profile("m_kid"), [], now=at)}
     assert kid["genai_training"].used is False and "minor" in kid["genai_training"].reasons
-    early = explain.purpose_views(pack, src.profile("m_us"), [], [], now=datetime(2024, 1, 1, tzinfo=UTC))
+    early = explain.purpose_views(pack, src, "m_us", src.profile("m_us"), [], now=datetime(2024, 1, 1, tzinfo=UTC))
     assert all(not v.used and "no_policy_in_force" in v.reasons for v in early)
 
 

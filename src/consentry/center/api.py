@@ -162,8 +162,8 @@ def decisions(request: Request, member_id: MemberId) -> list[DecisionOut]:
     """Whether the member's data is used, per purpose, now, with reasons and plain-language explanation."""
     _known(request, member_id)
     src = sources(request)
-    views = explain.purpose_views(request.app.state.pack, src.profile(member_id), src.events(member_id),
-                                  src.signins(member_id), purposes=tuple(p.value for p in Purpose))
+    views = explain.purpose_views(request.app.state.pack, src, member_id, src.profile(member_id),
+                                  src.events(member_id), purposes=tuple(p.value for p in Purpose))
     return [DecisionOut(purpose=v.purpose, used=v.used, reasons=v.reasons, rule=v.rule, region_group=v.region_group,
                         jurisdiction=v.jurisdiction, legal_basis=v.legal_basis, current_choice=v.current_choice,
                         explanation=v.lines) for v in views]

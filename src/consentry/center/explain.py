@@ -1,23 +1,30 @@
 """Per purpose, for one member: is their data used, and why, in plain language.
 
-Why a member-level view here: the decision plan (`consentry.policy`) answers per
-item over the whole network; a member opening the page needs the same rules
-applied to themselves now: the pack version in force, the most protective of their
-residence and the countries they signed in from in the look-back window, their
-latest choice (GPC counted only where the pack honours it), an objection until
-withdrawn, and their age. Item-level exclusions (private messages, salary, ...)
-come from the same pack version and are listed as "never used". The reason codes
-are the vocabulary's, so the page and `consentry explain` say the same thing.
+Why no rule lives here: the decision is the plan's (`consentry.policy.plan`), asked
+for this one member with the filter pushed into every input (`decide_members`), over
+the staged export plus the ledger (`Sources.register_plan_inputs`), exactly what
+`consentry decide`, `consentry explain` and `snapshot build` read. This module only
+words the answer: the rule of the member's group in the pack version in force, where
+it applies (the pack's group names), the member's latest recorded choice, and each
+reason in the vocabulary. The API returns the same views.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from consentry.policy.packs import Pack, PackVersion
+import duckdb
+
+from consentry.policy.decide import decide_members
+from consentry.policy.explain import REASON_SHORT
+from consentry.policy.packs import DEFAULT_GROUP, Pack
+from consentry.policy.requirements import MissingInputError
 from consentry.vocab import Choice, Purpose, Reason, Rule
+
+log = logging.getLogger("consentry.center")
 
 MEMBER_PURPOSES: tuple[str, ...] = (
     Purpose.GENAI_TRAINING.value,
@@ -32,14 +39,6 @@ TITLES = {
     "ml_safety": "Safety and fraud models",
     "affiliate_sharing": "Sharing with our affiliates",
     "third_party_sharing": "Sharing with third parties",
-}
-
-GROUP_NAMES = {
-    "eea_ch": "the European Economic Area or Switzerland",
-    "gb": "the United Kingdom",
-    "hk": "Hong Kong",
-    "ca": "Canada",
-    "rest_of_world": "your region",
 }
 
 RULE_TEXT = {
@@ -60,6 +59,10 @@ REASON_TEXT = {
     Reason.NO_POLICY_IN_FORCE: "No policy allowing it is in force.",
     Reason.UNKNOWN_JURISDICTION: "We do not know where you live, so we do not use it (we fail safe).",
     Reason.NON_MEMBER: "You are not a member.",
+    Reason.ERASED: "You asked us to erase your data.",
+    Reason.NOT_NOTIFIED: "We have not told you about this use long enough in advance.",
+    Reason.NOT_YET_CREATED: "Your account did not exist yet.",
+    Reason.MALFORMED: "Our records about you are incomplete or inconsistent, so we do not use your data (we fail safe).",
 }
 
 
@@ -81,59 +84,20 @@ class PurposeView:
     never_used_kinds: list[str] = field(default_factory=list)
 
 
-def age_at(birth: date | str | None, t: datetime) -> int | None:
-    if birth is None:
-        return None
-    b = date.fromisoformat(birth) if isinstance(birth, str) else birth
-    d = t.date()
-    return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
-
-
 def _ts(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
-def countries_seen(signins: list[dict[str, Any]], now: datetime, lookback_days: int) -> list[str]:
-    """Countries of the member's sign-ins in the look-back window (VPN exits count too)."""
-    from consentry.policy.jurisdiction import resolve_ips
-
-    since = now - timedelta(days=lookback_days)
-    ips = [s["ip"] for s in signins if s.get("ip") and since <= _ts(s["at"]) <= now]
-    if not ips:
-        return []
-    return sorted({c for c in resolve_ips(ips).column("country").to_pylist() if c})
-
-
-def resolve(pv: PackVersion, purpose: str, residence: str | None, seen: list[str]) -> tuple[Rule | None, str | None, str | None, str | None]:
-    """(rule, group, country, legal basis): the most protective over residence and sign-ins."""
-    best: tuple[int, Any, str, str] | None = None
-    for country in [residence, *seen]:
-        group = pv.group_of(country)
-        if group is None:
-            continue
-        gr = pv.rule_for(purpose, group)
-        if gr is None:
-            continue
-        key = gr.rule.strictness
-        if best is None or key > best[0]:
-            best = (key, gr, group, country)
-    if best is None:
-        return None, None, None, None
-    _, gr, group, country = best
-    return gr.rule, group, country, gr.legal_basis.value
-
-
-def latest_choices(events: list[dict[str, Any]], purpose: str, now: datetime, honour_gpc: bool) -> tuple[dict | None, bool]:
-    """(latest opt-in/opt-out event, objected?) at or before `now`."""
+def latest_choices(events: list[dict[str, Any]], purpose: str, now: datetime) -> tuple[dict | None, bool]:
+    """(the member's latest opt-in/opt-out event, have they objected?) at or before `now`:
+    what the page shows as the member's own setting; whether it counts is the plan's call."""
     consent: dict | None = None
     objected = False
     for e in sorted((e for e in events if e["purpose"] == purpose and _ts(e["at"]) <= now),
                     key=lambda e: (_ts(e["at"]), e.get("seq", 0))):
         if e["choice"] in (Choice.OPT_IN, Choice.OPT_OUT):
-            if e["source"] == "gpc" and not honour_gpc:
-                continue
             consent = e
         elif e["choice"] == Choice.OBJECT:
             objected = True
@@ -142,67 +106,75 @@ def latest_choices(events: list[dict[str, Any]], purpose: str, now: datetime, ho
     return consent, objected
 
 
-def purpose_views(pack: Pack, profile: dict[str, Any] | None, events: list[dict[str, Any]],
-                  signins: list[dict[str, Any]], now: datetime | None = None,
+def decisions(src: Any, pack: Pack, member_id: str, now: datetime,
+              purposes: tuple[str, ...]) -> dict[str, dict[str, Any]] | str:
+    """The plan's member-level row per purpose (`decide_members`), for one member at `now`;
+    a one-line reason instead when the export lacks what the pack needs (then nothing is used)."""
+    con = duckdb.connect()
+    try:
+        src.register_plan_inputs(con, member_id)
+        out = {}
+        for purpose in purposes:
+            rows = decide_members(con, pack, purpose, now, member_id=member_id).to_arrow_table().to_pylist()
+            if rows:
+                out[purpose] = rows[0]
+        return out
+    except MissingInputError as exc:
+        log.warning("member decisions refused: %s", exc)
+        return str(exc)
+    finally:
+        con.close()
+
+
+def purpose_views(pack: Pack, src: Any, member_id: str, profile: dict[str, Any] | None,
+                  events: list[dict[str, Any]], now: datetime | None = None,
                   purposes: tuple[str, ...] = MEMBER_PURPOSES) -> list[PurposeView]:
-    """The member's page, purpose by purpose (fail closed: unknown means not used)."""
+    """The member's page, purpose by purpose, worded from the plan's decision (fail closed:
+    a member the plan has no row for, or an export it cannot decide on, is not used)."""
     now = now or datetime.now(UTC)
     pv = pack.version_at(now)
+    decided = decisions(src, pack, member_id, now, purposes)
+    refused = decided if isinstance(decided, str) else None
+    residence = ((profile or {}).get("residence_country") or "").strip().upper() or None
     out: list[PurposeView] = []
-    residence = (profile or {}).get("residence_country")
-    seen = countries_seen(signins, now, pv.signin_lookback_days) if pv else []
-    age = age_at((profile or {}).get("birth_date"), now)
     for purpose in purposes:
-        reasons: list[str] = []
-        lines: list[str] = []
-        rule = group = country = basis = None
-        consent, objected = None, False
+        row = None if refused else decided.get(purpose)
         pol = pv.purposes.get(Purpose(purpose)) if pv else None
-        if profile is None or profile.get("is_member") is False:
-            reasons.append(Reason.NON_MEMBER)
-        if pv is None or pol is None:
-            reasons.append(Reason.NO_POLICY_IN_FORCE)
+        lines: list[str] = []
+        if row is None:
+            reasons = [Reason.MALFORMED.value]
+            group = country = basis = None
+            lines.append(refused or "We have no usable record of you in the data we decide on, so we do not use "
+                                    "your data (we fail safe).")
         else:
-            rule, group, country, basis = resolve(pv, purpose, residence, seen)
-            consent, objected = latest_choices(events, purpose, now, pol.honour_gpc)
-            if rule is None:
-                reasons.append(Reason.UNKNOWN_JURISDICTION)
-            else:
-                where = GROUP_NAMES.get(group or "", "your region")
-                if group == "rest_of_world" and country:
-                    where = f"your region ({country})"
-                lines.append(f"Under the policy in force ({pack.label(pv)}), this "
-                             + RULE_TEXT[rule].format(where=where) + ".")
-                if country and country != residence:
-                    lines.append(f"This applies because you signed in from {country} recently; we apply "
-                                 "the most protective rule of where you live and where you signed in.")
-                if rule is Rule.PROHIBITED:
-                    reasons.append(Reason.REGION_PROHIBITED)
-                elif rule is Rule.OPT_IN and (consent is None or consent["choice"] != Choice.OPT_IN):
-                    reasons.append(Reason.NO_OPT_IN)
-                elif rule is Rule.OPT_OUT and consent is not None and consent["choice"] == Choice.OPT_OUT:
-                    reasons.append(Reason.OPTED_OUT)
-            if objected and pol.honour_objection:
-                reasons.append(Reason.OBJECTED)
-            elif objected:  # recorded, not honoured: the member is told the pack's reason
-                lines.append("You objected; this policy does not honour objections to this use. "
-                             + (pol.objection_reason or ""))
-            if pv.min_age is not None and age is not None and age < pv.min_age:
-                reasons.append(Reason.MINOR)
-            if age is None and pv.exclude_unknown_age:
-                reasons.append(Reason.AGE_UNKNOWN)
-            if profile and profile.get("closed_at"):
-                reasons.append(Reason.ACCOUNT_CLOSED)
+            reasons = [str(r) for r in row["reasons"]]
+            group, country = row["region_group"], row["jurisdiction"]
+            basis = row["legal_basis"] if row["legal_basis"] != "none" else None
+        gr = pv.rule_for(purpose, group) if pv and pol and group else None
+        rule = gr.rule if gr else None
+        if rule is not None:
+            where = pv.group_name(group)
+            if group == DEFAULT_GROUP and country:
+                where = f"{where} ({country})"
+            lines.append(f"Under the policy in force ({pack.label(pv)}), this " + RULE_TEXT[rule].format(where=where) + ".")
+            if country and country != residence:
+                lines.append(f"This applies because you signed in from {country} recently; we apply "
+                             "the most protective rule of where you live and where you signed in.")
+        consent, objected = latest_choices(events, purpose, now)
+        if objected and pol is not None and not pol.honour_objection:
+            lines.append("You objected; this policy does not honour objections to this use. "
+                         + (pol.objection_reason or ""))
         for r in reasons:
-            lines.append(REASON_TEXT.get(Reason(r), r).format(min_age=pv.min_age if pv else 18))
+            text = REASON_TEXT.get(Reason(r)) or REASON_SHORT[Reason(r)].capitalize() + "."
+            lines.append(text.format(min_age=pv.min_age if pv else 18))
         if consent is not None:
             how = "by Global Privacy Control in your browser" if consent["source"] == "gpc" else f"via {consent['source']}"
             lines.append(f"Your choice: {'on' if consent['choice'] == Choice.OPT_IN else 'off'}, "
                          f"recorded {str(consent['at'])[:10]} {how}.")
         kinds = [k.value for k in pv.excluded_kinds_for(purpose)] if pv else []
         out.append(PurposeView(
-            purpose=purpose, title=TITLES.get(purpose, purpose), used=not reasons,
-            reasons=[str(r) for r in reasons], rule=rule.value if rule else None, region_group=group,
+            purpose=purpose, title=TITLES.get(purpose, purpose), used=row is not None and bool(row["used"]),
+            reasons=reasons, rule=rule.value if rule else None, region_group=group,
             jurisdiction=country, legal_basis=basis,
             current_choice=consent["choice"] if consent else None,
             choice_source=consent["source"] if consent else None, objected=objected,

@@ -90,7 +90,7 @@ def export_bundle(src: Sources, pack: Pack, member: str, now: datetime | None = 
     now = now or datetime.now(UTC)
     profile = src.profile(member)
     events = src.events(member)
-    views = explain.purpose_views(pack, profile, events, src.signins(member), now=now,
+    views = explain.purpose_views(pack, src, member, profile, events, now=now,
                                   purposes=tuple(p.value for p in Purpose))
     return {
         "format": EXPORT_FORMAT,

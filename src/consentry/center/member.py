@@ -36,7 +36,7 @@ def member_state(request: Request, member: str) -> dict[str, Any]:
     src = sources(request)
     events = src.events(member)
     profile = src.profile(member)
-    views = explain.purpose_views(request.app.state.pack, profile, events, src.signins(member), purposes=PAGE_PURPOSES)
+    views = explain.purpose_views(request.app.state.pack, src, member, profile, events, purposes=PAGE_PURPOSES)
     return {"src": src, "events": events, "profile": profile, "views": views}
 
 

@@ -124,6 +124,49 @@ class Sources:
         self.__dict__["_members_cache"] = (key, index)
         return index
 
+    def staged_export(self) -> Path | None:
+        """The export staged exactly as `consentry decide` and `snapshot build` stage it
+        (validated, quarantined rows set aside, `member_issues` listed), so the center
+        decides on the same rows; cached per file version. None when it cannot be staged."""
+        network = Path(self.settings.network)
+        if not network.is_dir():
+            return None
+        files = sorted(p for p in network.iterdir() if p.is_file())
+        key = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+        cached = self.__dict__.get("_staged_cache")
+        if cached and cached[0] == key:
+            return cached[1]
+        from consentry.network import reader
+
+        try:
+            dest: Path | None = Path(reader.stage_cached(network, Path(self.settings.home) / "staged",
+                                                         progress=False).dest)
+        except Exception as exc:  # an export that cannot be staged: decide on nothing (fail closed)
+            log.warning("cannot stage the export: %s", type(exc).__name__)
+            dest = None
+        self.__dict__["_staged_cache"] = (key, dest)
+        return dest
+
+    def register_plan_inputs(self, con: duckdb.DuckDBPyConnection, member_id: str) -> None:
+        """Register on `con` (a connection of its own) the decision plan's inputs for one
+        member: the staged export's rows of that member (the filter is pushed into each
+        Parquet scan) merged with the ledger's records of that member, as `decide` merges them."""
+        from consentry.network import schema
+        from consentry.policy.decide import PLAN_INPUTS, ledger_tables, merge_ledger
+
+        staged = self.staged_export()
+        mid = "'" + member_id.replace("'", "''") + "'"
+        for name in PLAN_INPUTS:
+            path = staged / f"{name}.parquet" if staged else None
+            if path is None or not path.is_file() or name == "items":
+                con.register(name, schema.TABLES[name].empty_table())
+                continue
+            con.register(name, con.sql(f"SELECT * FROM {_reader(path)} WHERE member_id = {mid}").to_arrow_table())
+        missing = staged / "missing_inputs.parquet" if staged else None
+        if missing is not None and missing.is_file():
+            con.register("missing_inputs", con.sql(f"SELECT * FROM {_reader(missing)}").to_arrow_table())
+        merge_ledger(con, ledger_tables(self.ledger, member_id))
+
     def items(self, member_id: str) -> list[dict[str, Any]]:
         rows = self._query_export("items", "WHERE member_id = ? ORDER BY created_at, item_id", [member_id])
         return [plain(r) for r in rows]

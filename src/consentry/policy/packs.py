@@ -133,6 +133,9 @@ class PackVersion(_Strict):
     effective_from: dt.date
     note: str = ""
     groups: dict[str, list[str]] = Field(default_factory=dict)
+    group_names: dict[str, str] = Field(default_factory=dict)
+    """How a member is told where a group's rule applies ("the United Kingdom"); a group
+    without one is named by its key. Shown by the privacy center, never decided on."""
     purposes: dict[Purpose, PurposePolicy]
     excluded_kinds: list[ContentKind] = Field(default_factory=list)
     allowed_visibilities: list[Visibility] = Field(default_factory=lambda: list(Visibility))
@@ -171,6 +174,17 @@ class PackVersion(_Strict):
             if DEFAULT_GROUP not in pol.rules:
                 raise ValueError(f"{purpose.value}: needs a rule for {DEFAULT_GROUP!r}")
         return self
+
+    @model_validator(mode="after")
+    def _names_are_groups(self) -> PackVersion:
+        unknown = set(self.group_names) - set(self.groups) - {DEFAULT_GROUP}
+        if unknown:
+            raise ValueError(f"group_names: unknown group(s) {sorted(unknown)}")
+        return self
+
+    def group_name(self, group: str) -> str:
+        """The words for where a group's rule applies (the pack's, else the group's key)."""
+        return self.group_names.get(group, group)
 
     def group_of(self, country: str | None) -> str | None:
         """The group of an ISO country code; None for a missing or unknown code."""

@@ -387,9 +387,12 @@ nt AS (
     member_flags[Reason.UNKNOWN_JURISDICTION] = "residence_unknown"
     member_flags[Reason.NON_MEMBER] = "COALESCE(is_member_i = 0, FALSE)"
     member_flags[Reason.MALFORMED] = "malformed"
+    if policy is None:  # nothing is allowed: a fact of the date, so of every member (and item)
+        member_flags[Reason.NO_POLICY_IN_FORCE] = "TRUE"
     # ... what an item whose member row is missing gets instead (fail closed) ...
     missing_member = [Reason.UNKNOWN_JURISDICTION, Reason.MALFORMED]
-    missing_member += [r for r in (Reason.AGE_UNKNOWN, Reason.NOT_NOTIFIED) if r in member_flags]
+    missing_member += [r for r in (Reason.AGE_UNKNOWN, Reason.NOT_NOTIFIED, Reason.NO_POLICY_IN_FORCE)
+                       if r in member_flags]
     missing_mask = sum(_bit(r) for r in missing_member)
     # ... and reasons of the item itself.
     # Computed on the items before they meet the joins, so only item_id, member_id
@@ -399,8 +402,6 @@ nt AS (
         item_flags[Reason.SENSITIVE_GROUP] = "COALESCE(group_sensitive, TRUE)"
     item_flags[Reason.DELETED] = f"COALESCE(deleted_at <= {T}, FALSE)"
     item_flags[Reason.NOT_YET_CREATED] = f"COALESCE(created_at > {T}, FALSE)"
-    if policy is None:
-        item_flags[Reason.NO_POLICY_IN_FORCE] = "TRUE"
     item_flags[Reason.MALFORMED] = "(item_id IS NULL OR member_id IS NULL OR created_at IS NULL)"
     # Kind and visibility give their reason bits directly, one CASE each (IN lists
     # would be planned as joins): an excluded kind, a visibility the purpose may not
