@@ -11,6 +11,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Builds outside tests/snapshots must not create a key in the working directory's .consentry/keys.
+os.environ.setdefault("CONSENTRY_REDACTION_KEY", "test-key-0123456789")
 
 import pytest
 
