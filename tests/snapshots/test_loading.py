@@ -139,3 +139,15 @@ def test_provenance_names_code_reference_data_and_key_id(snap: catalog.Snapshot)
     assert p["redaction_key_id"] == keys.key_id(key)
     text = (snap.path / layout.MANIFEST).read_text() + (snap.path / "README.md").read_text()
     assert key.decode() not in text
+
+
+def test_model_version_provenance_carries_the_snapshots(snap: catalog.Snapshot) -> None:
+    from consentry import __version__
+    from consentry.snapshots.provenance import for_model_version
+
+    raw = json.loads((snap.path / layout.MANIFEST).read_text())
+    for given in (raw, snap.manifest):
+        p = for_model_version(given)
+        assert p["consentry"] == __version__ and p["snapshot_consentry"] == raw["provenance"]["consentry"]
+        assert p["redaction_key_id"] == raw["provenance"]["redaction_key_id"]
+        assert p["person_model"] == raw["provenance"]["person_model"]

@@ -88,12 +88,18 @@ def collect(key: bytes | None) -> dict[str, Any]:
 def for_model_version(snapshot_manifest: Any) -> dict[str, Any]:
     """The block a model version records: its snapshot's provenance plus the code training it.
 
-    The redaction key id and reference-data hashes come from the snapshot (they decided
-    the text the model saw); `consentry` is the version doing the training.
+    `snapshot_manifest` is a `Manifest` or its JSON as a dict (what `training.data`
+    reads). The reference-data hashes and the redaction key id come from the snapshot
+    (they decided the text the model saw); `consentry` is the version doing the
+    training, `snapshot_consentry` the one that built the snapshot. Meant for the
+    model registry entry (`training.pipeline._entry`: `"provenance": for_model_version(man)`).
     """
-    prov = dict(getattr(snapshot_manifest, "provenance", None) or {})
     from consentry import __version__
 
+    if isinstance(snapshot_manifest, dict):
+        prov = dict(snapshot_manifest.get("provenance") or {})
+    else:
+        prov = dict(getattr(snapshot_manifest, "provenance", None) or {})
     prov["snapshot_consentry"] = prov.get("consentry")
     prov["consentry"] = __version__
     return prov
