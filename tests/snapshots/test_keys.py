@@ -19,7 +19,9 @@ def no_env_key(monkeypatch: pytest.MonkeyPatch, home: Path) -> Path:
     return home
 
 
-def test_build_keeps_the_key_in_the_keys_folder(no_env_key: Path, tmp_path: Path, network: Path) -> None:
+def test_build_keeps_the_key_in_the_keys_folder(
+    no_env_key: Path, tmp_path: Path, network: Path
+) -> None:
     root = tmp_path / "snaps"
     m = build_snapshot(network, "linkedin-2024", "genai_training", AS_OF, root, shards=2, workers=1)
     path = no_env_key / "keys" / keys.KEY_FILE

@@ -26,7 +26,9 @@ PURPOSE = "genai_training"
 
 
 @pytest.fixture(scope="module")
-def snap(tmp_path_factory: pytest.TempPathFactory, network: Path, redaction_key: None) -> catalog.Snapshot:
+def snap(
+    tmp_path_factory: pytest.TempPathFactory, network: Path, redaction_key: None
+) -> catalog.Snapshot:
     root = tmp_path_factory.mktemp("snaps")
     build_snapshot(network, "linkedin-2024", PURPOSE, AS_OF, root, shards=4, workers=1)
     return catalog.load(root, PURPOSE)
@@ -37,7 +39,9 @@ def _ids_from_lineage(s: catalog.Snapshot) -> list[tuple[str, int]]:
     return sorted(zip(t.column("item_id").to_pylist(), t.column("shard").to_pylist(), strict=True))
 
 
-def test_four_tools_load_the_training_rows_with_shard_int32(snap: catalog.Snapshot, tmp_path: Path) -> None:
+def test_four_tools_load_the_training_rows_with_shard_int32(
+    snap: catalog.Snapshot, tmp_path: Path
+) -> None:
     polars = pytest.importorskip("polars")
     datasets = pytest.importorskip("datasets")
     want = _ids_from_lineage(snap)
@@ -49,7 +53,9 @@ def test_four_tools_load_the_training_rows_with_shard_int32(snap: catalog.Snapsh
         assert t.schema.field("shard").type == pa.int32()
         assert sorted(zip(t["item_id"].to_pylist(), t["shard"].to_pylist(), strict=True)) == want
 
-    rel = duckdb.sql(f"SELECT item_id, shard FROM read_parquet('{data}/*/*.parquet', hive_partitioning=false)")
+    rel = duckdb.sql(
+        f"SELECT item_id, shard FROM read_parquet('{data}/*/*.parquet', hive_partitioning=false)"
+    )
     assert dict(zip(rel.columns, rel.types, strict=True))["shard"] == "INTEGER"
     assert sorted(rel.fetchall()) == want
 
@@ -69,7 +75,9 @@ def test_card_is_built_from_the_manifest(snap: catalog.Snapshot) -> None:
     text = (snap.path / "README.md").read_text()
     assert text.startswith("---\n")
     front = yaml.safe_load(text.split("---\n")[1])
-    assert front["configs"][0]["data_files"] == [{"split": "train", "path": "data/shard=*/*.parquet"}]
+    assert front["configs"][0]["data_files"] == [
+        {"split": "train", "path": "data/shard=*/*.parquet"}
+    ]
     m = snap.manifest
     assert f"| policy pack | {m.pack_ref} |" in text
     assert f"| as of | {m.as_of.isoformat()} |" in text
@@ -101,7 +109,9 @@ def test_manifest_version_and_data_file_metadata(snap: catalog.Snapshot) -> None
         }
 
 
-def test_forget_rewrites_card_and_metadata(tmp_path: Path, network: Path, redaction_key: None) -> None:
+def test_forget_rewrites_card_and_metadata(
+    tmp_path: Path, network: Path, redaction_key: None
+) -> None:
     root = tmp_path / "snaps"
     build_snapshot(network, "linkedin-2024", PURPOSE, AS_OF, root, shards=4, workers=1)
     s = catalog.load(root, PURPOSE)
@@ -148,6 +158,9 @@ def test_model_version_provenance_carries_the_snapshots(snap: catalog.Snapshot) 
     raw = json.loads((snap.path / layout.MANIFEST).read_text())
     for given in (raw, snap.manifest):
         p = for_model_version(given)
-        assert p["consentry"] == __version__ and p["snapshot_consentry"] == raw["provenance"]["consentry"]
+        assert (
+            p["consentry"] == __version__
+            and p["snapshot_consentry"] == raw["provenance"]["consentry"]
+        )
         assert p["redaction_key_id"] == raw["provenance"]["redaction_key_id"]
         assert p["person_model"] == raw["provenance"]["person_model"]

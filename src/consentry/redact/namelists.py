@@ -64,7 +64,11 @@ def _lines(name: str) -> list[str]:
     data = raw(name)
     if not data:
         return []
-    return [ln for ln in gzip.decompress(data).decode("utf-8").splitlines() if ln and not ln.startswith("#")]
+    return [
+        ln
+        for ln in gzip.decompress(data).decode("utf-8").splitlines()
+        if ln and not ln.startswith("#")
+    ]
 
 
 def _ranked(name: str) -> dict[str, int]:
@@ -93,7 +97,8 @@ def place_words() -> frozenset[str]:
 @lru_cache(maxsize=1)
 def fake_names() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(first names, last names) in list order: a pseudonym indexes into them."""
-    firsts, lasts = [], []
+    firsts: list[str] = []
+    lasts: list[str] = []
     for ln in _lines("fake_names"):
         kind, _, name = ln.partition("\t")
         (firsts if kind == "first" else lasts).append(name)
@@ -124,7 +129,13 @@ def _faker_names(*attrs: str) -> set[str]:
                 if isinstance(name, str) and name.isalpha():
                     low = name.lower()
                     out.add(low)
-                    out.add("".join(c for c in unicodedata.normalize("NFKD", low) if not unicodedata.combining(c)))
+                    out.add(
+                        "".join(
+                            c
+                            for c in unicodedata.normalize("NFKD", low)
+                            if not unicodedata.combining(c)
+                        )
+                    )
     return out
 
 
@@ -177,14 +188,20 @@ def _build_places() -> set[str]:
 
 def _build_fake() -> list[str]:
     def top(fname: str, n: int) -> list[str]:
-        return [ln.split()[0].title() for ln in _read("names", fname).splitlines()[:n] if ln.strip()]
+        return [
+            ln.split()[0].title() for ln in _read("names", fname).splitlines()[:n] if ln.strip()
+        ]
 
     firsts = top("dist.female.first", 300) + top("dist.male.first", 300)
     return [f"first\t{n}" for n in firsts] + [f"last\t{n}" for n in top("dist.all.last", 600)]
 
 
 def _header(title: str, pkgs: list[str], fmt: str) -> str:
-    lines = [f"# {title}", f"# format: {fmt}", "# built by: python -m consentry.redact.namelists --build"]
+    lines = [
+        f"# {title}",
+        f"# format: {fmt}",
+        "# built by: python -m consentry.redact.namelists --build",
+    ]
     for p in pkgs:
         lines.append(f"# source: {_SOURCES[p]}, {p}=={importlib.metadata.version(p)}")
     return "\n".join(lines) + "\n"
@@ -193,16 +210,30 @@ def _header(title: str, pkgs: list[str], fmt: str) -> str:
 def build(dest: Path = _DATA) -> dict[str, str]:
     """Write the four lists from the source packages; returns name -> sha256 of the gzip bytes."""
     bodies = {
-        "first_names": (_header("first names -> rank bucket", ["names", "gender-guesser", "faker"],
-                                "name<TAB>bucket (0 very common .. 3 rare)"),
-                        [f"{k}\t{v}" for k, v in sorted(_build_first().items())]),
-        "last_names": (_header("surnames -> rank bucket", ["names", "faker"],
-                               "name<TAB>bucket (0 top 1,000 US .. 2 rare US, 3 other countries)"),
-                       [f"{k}\t{v}" for k, v in sorted(_build_last().items())]),
-        "place_words": (_header("words of place names", ["geotext"], "one lowercase word a line"),
-                        sorted(_build_places())),
-        "fake_names": (_header("pseudonym names, in order", ["names"], "first|last<TAB>Name"),
-                       _build_fake()),
+        "first_names": (
+            _header(
+                "first names -> rank bucket",
+                ["names", "gender-guesser", "faker"],
+                "name<TAB>bucket (0 very common .. 3 rare)",
+            ),
+            [f"{k}\t{v}" for k, v in sorted(_build_first().items())],
+        ),
+        "last_names": (
+            _header(
+                "surnames -> rank bucket",
+                ["names", "faker"],
+                "name<TAB>bucket (0 top 1,000 US .. 2 rare US, 3 other countries)",
+            ),
+            [f"{k}\t{v}" for k, v in sorted(_build_last().items())],
+        ),
+        "place_words": (
+            _header("words of place names", ["geotext"], "one lowercase word a line"),
+            sorted(_build_places()),
+        ),
+        "fake_names": (
+            _header("pseudonym names, in order", ["names"], "first|last<TAB>Name"),
+            _build_fake(),
+        ),
     }
     out = {}
     for name, (head, rows) in bodies.items():

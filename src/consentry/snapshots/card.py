@@ -34,11 +34,13 @@ def _front_matter(m: Any, ref: str) -> str:
         "license_name": "consented-member-data",
         "license_details": LICENCE_TEXT,
         "tags": ["consentry", f"purpose:{m.purpose}"],
-        "configs": [{
-            "config_name": "default",
-            "default": True,
-            "data_files": [{"split": "train", "path": DATA_GLOB}],
-        }],
+        "configs": [
+            {
+                "config_name": "default",
+                "default": True,
+                "data_files": [{"split": "train", "path": DATA_GLOB}],
+            }
+        ],
     }
     return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000) + "---\n"
 
@@ -71,21 +73,27 @@ def render(m: Any, version: str) -> str:
     by_reason = counts.get("by_reason") or {}
     reasons = "".join(f"- `{k}`: {v}\n" for k, v in sorted(by_reason.items())) or "- none\n"
     prov = getattr(m, "provenance", None) or {}
-    prov_lines = "".join(f"- {k}: `{_flat(v)}`\n" for k, v in sorted(prov.items())) or "- not recorded\n"
-    forgets = "".join(
-        f"- {e.at.isoformat()} run `{e.run_id}`: {e.items_removed} items of {e.members} members removed\n"
-        for e in m.forget_history
-    ) or "- none\n"
+    prov_lines = (
+        "".join(f"- {k}: `{_flat(v)}`\n" for k, v in sorted(prov.items())) or "- not recorded\n"
+    )
+    forgets = (
+        "".join(
+            f"- {e.at.isoformat()} run `{e.run_id}`: {e.items_removed} items of {e.members} members removed\n"
+            for e in m.forget_history
+        )
+        or "- none\n"
+    )
     return (
         _front_matter(m, ref)
         + f"\n# consentry snapshot `{ref}`\n\n"
         + "Generated from `manifest.json` by consentry; do not edit (it is rewritten with the manifest).\n\n"
         + f"## Licence\n\n{LICENCE_TEXT}\n\n"
-        + "## Summary\n\n" + _table(rows)
+        + "## Summary\n\n"
+        + _table(rows)
         + "\n## Loading\n\n"
         + "The training rows are `data/shard=NN/part-*.parquet` (`shard` is an int32 column in "
-        + "each file). `datasets.load_dataset(\"<this dir>\")`, `pyarrow.dataset.dataset(\"<this dir>/data\")` "
-        + "and `polars.scan_parquet(\"<this dir>/data\")` read them as they are; DuckDB needs "
+        + 'each file). `datasets.load_dataset("<this dir>")`, `pyarrow.dataset.dataset("<this dir>/data")` '
+        + 'and `polars.scan_parquet("<this dir>/data")` read them as they are; DuckDB needs '
         + "`read_parquet('<this dir>/data/*/*.parquet', hive_partitioning = false)` (else it reads "
         + "`shard` from the directory name, as VARCHAR). Each file's key-value metadata names the "
         + "snapshot, the pack, as-of and the shard's content hash (`consentry.*` keys).\n"

@@ -53,7 +53,8 @@ def _migrate(legacy: Path, path: Path) -> None:
         if path.read_bytes() != legacy.read_bytes():
             raise RedactionKeyError(
                 f"{legacy}: a redaction key inside the snapshots differs from {path}; keep the one "
-                f"your snapshots were built with in {path} (or {ENV}) and delete the other")
+                f"your snapshots were built with in {path} (or {ENV}) and delete the other"
+            )
         legacy.unlink()
         return
     tmp = path.with_name(f".tmp-{secrets.token_hex(8)}-{path.name}")
@@ -89,7 +90,9 @@ def load(snapshots_root: str | Path | None = None, *, home: str | Path | None = 
     except FileExistsError:
         key = path.read_bytes()
         if not key.strip():
-            raise RedactionKeyError(f"{path}: empty redaction key; restore it from a backup") from None
+            raise RedactionKeyError(
+                f"{path}: empty redaction key; restore it from a backup"
+            ) from None
         return key
     with os.fdopen(fd, "wb") as fh:
         fh.write(secrets.token_hex(32).encode())

@@ -14,6 +14,7 @@ import hashlib
 import importlib.metadata
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 
@@ -38,10 +39,14 @@ def _dist(name: str) -> dict[str, Any]:
     found = False
     for f in sorted(dist.files or [], key=str):
         s = str(f)
-        if s.startswith("..") or ".dist-info" in s or s.endswith((".py", ".pyc", ".pyi", "py.typed")):
+        if (
+            s.startswith("..")
+            or ".dist-info" in s
+            or s.endswith((".py", ".pyc", ".pyi", "py.typed"))
+        ):
             continue
         try:
-            data = f.locate().read_bytes()
+            data = Path(str(f.locate())).read_bytes()
         except OSError:
             continue
         h.update(f"{s}\0{len(data)}\0".encode())
@@ -65,12 +70,18 @@ def _static() -> dict[str, Any]:
 
     return {
         "consentry": __version__,
-        "person_model": {"file": "person_model.json",
-                         "sha256": _sha256(_package_file("consentry.redact", "data", "person_model.json"))},
-        "word_classes": {"file": WORD_CLASSES_FILE,
-                         "sha256": _sha256(_package_file("consentry.redact", "data", WORD_CLASSES_FILE))},
-        "name_lists": {name: {"file": fname, "sha256": namelists.sha256(name)}
-                       for name, fname in sorted(namelists.FILES.items())},
+        "person_model": {
+            "file": "person_model.json",
+            "sha256": _sha256(_package_file("consentry.redact", "data", "person_model.json")),
+        },
+        "word_classes": {
+            "file": WORD_CLASSES_FILE,
+            "sha256": _sha256(_package_file("consentry.redact", "data", WORD_CLASSES_FILE)),
+        },
+        "name_lists": {
+            name: {"file": fname, "sha256": namelists.sha256(name)}
+            for name, fname in sorted(namelists.FILES.items())
+        },
         "word_frequencies": {"wordfreq": version("wordfreq")},
         "geo": {"iptocc": _dist("iptocc"), "iporigin": _dist("iporigin")},
     }
