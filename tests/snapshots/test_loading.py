@@ -17,8 +17,9 @@ import pytest
 import yaml
 
 from consentry.forgetting import erase
-from consentry.snapshots import catalog, kernel, keys, layout
+from consentry.snapshots import card, catalog, kernel, keys, layout
 from consentry.snapshots.build import build_snapshot
+from consentry.snapshots.manifest import Manifest
 
 from .conftest import AS_OF
 
@@ -85,6 +86,8 @@ def test_card_is_built_from_the_manifest(snap: catalog.Snapshot) -> None:
     assert f"`{m.content_hash}`" in text and "## Licence" in text
     for reason, n in m.counts["by_reason"].items():
         assert f"- `{reason}`: {n}" in text
+    assert f"- redaction_key_id: `{m.provenance['redaction_key_id']}`" in text
+    assert text == card.render(Manifest.read(snap.path), "v0001")  # from the manifest, nothing else
 
 
 def _meta(f: Path) -> dict[str, str]:

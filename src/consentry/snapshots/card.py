@@ -72,10 +72,7 @@ def render(m: Any, version: str) -> str:
     ]
     by_reason = counts.get("by_reason") or {}
     reasons = "".join(f"- `{k}`: {v}\n" for k, v in sorted(by_reason.items())) or "- none\n"
-    prov = getattr(m, "provenance", None) or {}
-    prov_lines = (
-        "".join(f"- {k}: `{_flat(v)}`\n" for k, v in sorted(prov.items())) or "- not recorded\n"
-    )
+    prov_lines = _bullets(getattr(m, "provenance", None) or {}) or "- not recorded\n"
     forgets = (
         "".join(
             f"- {e.at.isoformat()} run `{e.run_id}`: {e.items_removed} items of {e.members} members removed\n"
@@ -103,10 +100,17 @@ def render(m: Any, version: str) -> str:
     )
 
 
-def _flat(v: Any) -> str:
-    if isinstance(v, dict):
-        return ", ".join(f"{k}={_flat(x)}" for k, x in sorted(v.items()))
-    return str(v)
+def _bullets(d: dict[str, Any], indent: str = "") -> str:
+    """Nested bullets: a leaf dict on one line (`version` 1.1.2, `sha256` ...), deeper dicts nested."""
+    out = ""
+    for k, v in sorted(d.items()):
+        if isinstance(v, dict) and any(isinstance(x, dict) for x in v.values()):
+            out += f"{indent}- {k}:\n" + _bullets(v, indent + "  ")
+        elif isinstance(v, dict):
+            out += f"{indent}- {k}: " + ", ".join(f"{a} `{b}`" for a, b in sorted(v.items())) + "\n"
+        else:
+            out += f"{indent}- {k}: `{v}`\n"
+    return out
 
 
 def write(snapshot_dir: Path, m: Any) -> None:
