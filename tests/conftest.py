@@ -14,6 +14,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # No test writes into the checkout's ./.consentry (keys, ledgers) by accident.
 os.environ.setdefault("CONSENTRY_HOME", tempfile.mkdtemp(prefix="consentry-tests-"))
+# Builds outside tests/snapshots must not create a key in the working directory's .consentry/keys.
+os.environ.setdefault("CONSENTRY_REDACTION_KEY", "test-key-0123456789")
 
 import pytest
 

@@ -29,12 +29,13 @@ def test_duckdb_and_spark_agree(tmp_path: Path, redaction_key: None, monkeypatch
 
     net = tmp_path / "net"
     synth.generate(net, members=40, seed=5, progress=False)
-    root = tmp_path / "snaps"
+    # Two roots, so both are v0001: data files name their snapshot in their key-value metadata.
+    root, sroot = tmp_path / "snaps", tmp_path / "spark-snaps"
     d = build_snapshot(net, "linkedin-2024", "genai_training", AS_OF, root, workers=2, shards=4)
     monkeypatch.setenv("CONSENTRY_SPARK_PARTITIONS", "1")
     spark = spark_engine.session()
     try:
-        s = build_snapshot(net, "linkedin-2024", "genai_training", AS_OF, root, engine="spark",
+        s = build_snapshot(net, "linkedin-2024", "genai_training", AS_OF, sroot, engine="spark",
                            shards=4, spark=spark)
     finally:
         spark.stop()
@@ -42,4 +43,5 @@ def test_duckdb_and_spark_agree(tmp_path: Path, redaction_key: None, monkeypatch
     assert d.counts["included"] > 0
     assert (s.counts["included"], s.counts["excluded"]) == (d.counts["included"], d.counts["excluded"])
     assert s.content_hash == d.content_hash
-    assert _files(root / "genai_training" / d.version) == _files(root / "genai_training" / s.version)
+    assert d.version == s.version == "v0001"
+    assert _files(root / "genai_training" / d.version) == _files(sroot / "genai_training" / s.version)

@@ -199,7 +199,7 @@ def _apply(snap_path: Path, journal: dict) -> Removal:
         manifest.counts["forgotten"] = int(manifest.counts.get("forgotten", 0)) + gone.num_rows
     manifest.content_hash = after
     version = snap_path.name
-    manifest.version = ""
+    manifest.version = version
     manifest.write(snap_path)
     reached("manifest_swapped")
     _journal_path(snap_path).unlink(missing_ok=True)

@@ -4,7 +4,7 @@ Pseudonyms are a pure function of (key, type, identity): the same member (or, fo
 people outside the directory, the same normalised surface form) gets the same fake
 value everywhere in a snapshot, so a model still sees "one person, several
 mentions", while the original cannot be recovered without the key. Fake names come
-from the US census name lists shipped by the `names` package.
+from the US census name lists (shipped as package data, `namelists`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from functools import lru_cache
-from importlib import resources
 
+from consentry.redact import namelists
 from consentry.redact.spans import Span
 from consentry.vocab import PiiType
 
@@ -25,20 +24,10 @@ def mask(span: Span, surface: str) -> str:
     return f"[{span.type}]"
 
 
-@lru_cache(maxsize=1)
 def _fake_names() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """First and last names (top of the census frequency lists: common, so non-identifying)."""
-
-    def load(fname: str, n: int) -> tuple[str, ...]:
-        try:
-            text = resources.files("names").joinpath(fname).read_text("utf-8")
-        except (ModuleNotFoundError, FileNotFoundError):
-            return ()
-        return tuple(line.split()[0].title() for line in text.splitlines()[:n] if line.strip())
-
-    firsts = load("dist.female.first", 300) + load("dist.male.first", 300)
-    lasts = load("dist.all.last", 600)
-    if not firsts or not lasts:  # the package is missing: a tiny built-in list still works
+    firsts, lasts = namelists.fake_names()
+    if not firsts or not lasts:  # the package data is missing: a tiny built-in list still works
         firsts = ("Alex", "Sam", "Robin", "Jordan", "Casey", "Morgan", "Taylor", "Jamie")
         lasts = ("Smith", "Lee", "Garcia", "Brown", "Kim", "Novak", "Silva", "Khan")
     return firsts, lasts

@@ -142,8 +142,7 @@ def fork_pool(redactor: Redactor, workers: int, initializer, initargs: tuple) ->
     """A process pool forked from this process now, made safe to fork from a busy parent.
 
     Forked children inherit the parent's memory but not its threads. Two things went
-    wrong there: a child importing modules on first use (the name lists import
-    faker's locales) and a child's garbage collector walking objects that other
+    wrong there: a child importing modules or loading data on first use and a child's garbage collector walking objects that other
     threads of the parent left half-made (a segfault). So the parent loads everything
     first (`warm_up`), and `gc.freeze()` moves what exists at fork time out of the
     collector's reach in the children; the children share it copy-on-write. The

@@ -19,7 +19,7 @@ from typing import Any
 
 from consentry.snapshots import finalize as fin
 from consentry.snapshots import inputs as inp
-from consentry.snapshots import kernel, layout
+from consentry.snapshots import kernel, keys, layout, provenance
 from consentry.snapshots.manifest import Manifest
 
 Progress = Callable[[str, int, int | None], None]
@@ -97,6 +97,7 @@ def _build_snapshot(
     timings: dict[str, float] = {}
     with layout.purpose_lock(purpose_dir):
         layout.clean_stale(purpose_dir)
+        version = layout.next_version(purpose_dir)
         tmp = layout.new_tmp(purpose_dir)
         work = tmp / "_work"
         work.mkdir()
@@ -107,7 +108,8 @@ def _build_snapshot(
             timings["stage_s"] = time.perf_counter() - t
             if progress:
                 progress("staged", 1, 1)
-            redactor = inp.make_redactor(inputs, pv, inp.redaction_key(root), ledger)
+            key = keys.load(root)
+            redactor = inp.make_redactor(inputs, pv, key, ledger)
             kwargs = dict(shards=n_shards, workers=n_workers, redactor=redactor, progress=progress)
             if engine == "duckdb":
                 from consentry.snapshots import duckdb_engine
@@ -128,8 +130,13 @@ def _build_snapshot(
                 if progress:
                     progress("write", done, res.allowed)
 
+            pack_ref = f"{pack_obj.name}@{pv.version}" if getattr(pv, "version", None) else pack_obj.name
+
+            def _file_meta(shard: int) -> dict[str, str]:
+                return kernel.file_metadata(f"{purpose}/{version}", pack_ref, as_of_t.isoformat(), shard)
+
             out = fin.finalize(work, tmp, n_shards, inputs.staged, memory_limit=memory_limit,
-                               progress=_fin_progress)
+                               progress=_fin_progress, file_meta=_file_meta)
             timings["write_s"] = time.perf_counter() - t
             if out.included + out.excluded != res.input_items:
                 raise BuildError(
@@ -147,6 +154,7 @@ def _build_snapshot(
             timings["total_s"] = time.perf_counter() - started
             manifest = Manifest(
                 purpose=purpose,
+                version=version,
                 pack=pack_obj.name,
                 pack_version=getattr(pv, "version", None),
                 propagation=str(getattr(pv, "propagation", "")) or None,
@@ -175,9 +183,10 @@ def _build_snapshot(
                 shard_hashes=out.shard_hashes,
                 content_hash=out.content_hash,
                 timings={k: round(v, 3) for k, v in timings.items()},
+                provenance=provenance.collect(key),
             )
             manifest.write(tmp)
-            manifest.version = layout.publish(tmp, purpose_dir)
+            layout.publish(tmp, purpose_dir, version)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)  # a failed build leaves nothing behind
             raise

@@ -48,12 +48,14 @@ def _shard_files(redacted: Path) -> dict[int, list[Path]]:
     return out
 
 
-def _read_shard(files: list[Path]) -> pa.Table:
-    cols = [*kernel.DATA_SCHEMA.names, "drop_reason"]
-    schema = pa.schema([kernel.WORK_SCHEMA.field(c) for c in cols])
+def _read_shard(files: list[Path], shard: int) -> pa.Table:
+    """One shard's work rows; `shard` comes from the directory (Spark's writer drops the column)."""
+    cols = [c for c in kernel.DATA_SCHEMA.names if c != "shard"] + ["drop_reason"]
+    schema = pa.schema([kernel.WORK_SCHEMA.field(c) for c in [*cols, "shard"]])
     parts = []
     for f in files:
         t = pq.read_table(f, columns=cols)
+        t = t.append_column("shard", pa.array([shard] * t.num_rows, pa.int32()))
         parts.append(t.cast(schema))
     if not parts:
         return schema.empty_table()
@@ -72,8 +74,12 @@ def finalize(
     *,
     memory_limit: str = "1GB",
     progress: Callable[[int], None] | None = None,
+    file_meta: Callable[[int], dict[str, str]] | None = None,
 ) -> Finalized:
-    """Write data, lineage, excluded, quarantine, jobs and interactions into `out`."""
+    """Write data, lineage, excluded, quarantine, jobs and interactions into `out`.
+
+    `file_meta(shard)` gives each data file's key-value metadata (`kernel.file_metadata`).
+    """
     files = _shard_files(work / "redacted")
     unknown = sorted(set(files) - set(range(shards)))
     if unknown:
@@ -87,7 +93,7 @@ def finalize(
         pq.ParquetWriter(dropped_path, kernel.EXCLUDED_SCHEMA) as drop_w,
     ):
         for shard in range(shards):
-            t = _read_shard(files.get(shard, []))
+            t = _read_shard(files.get(shard, []), shard)
             is_drop = pc.is_valid(t.column("drop_reason"))
             gone = t.filter(is_drop)
             if gone.num_rows:
@@ -98,12 +104,13 @@ def finalize(
                     [gone.column("item_id"), gone.column("member_id"), reasons],
                     schema=kernel.EXCLUDED_SCHEMA))
             kept = t.filter(pc.invert(is_drop)).sort_by("item_id")
-            kernel.write_data_file(kept, layout.shard_file(out, shard))
+            digest = kernel.write_data_file(kept, layout.shard_file(out, shard),
+                                            file_meta(shard) if file_meta else {})
             lin.write_table(pa.Table.from_arrays(
                 [kept.column("item_id"), kept.column("member_id"),
                  pa.array([shard] * kept.num_rows, pa.int32()), kept.column("content_hash")],
                 schema=kernel.LINEAGE_SCHEMA))
-            shard_hashes[f"{shard:02d}"] = kernel.shard_hash(kept)
+            shard_hashes[f"{shard:02d}"] = digest
             shard_rows[f"{shard:02d}"] = kept.num_rows
             included += kept.num_rows
             if progress:

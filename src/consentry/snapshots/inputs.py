@@ -8,8 +8,6 @@ who asked, whichever system the request came through.
 
 from __future__ import annotations
 
-import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,6 @@ LEDGER_TABLES = {
     "requests": ("requests_table", ["request_id"]),
     "notices": ("notices_table", ["member_id", "notice_version"]),
 }
-KEY_FILE = ".redaction-key"
 
 
 @dataclass
@@ -102,27 +99,6 @@ def merge_ledger(inputs: Inputs, ledger: Any, work: Path) -> Inputs:
     pos = getattr(ledger, "position", None)
     inputs.ledger_position = _plain(pos() if callable(pos) else pos)
     return inputs
-
-
-def redaction_key(root: Path) -> bytes:
-    """The pseudonymisation key: env CONSENTRY_REDACTION_KEY, else one kept beside the snapshots.
-
-    It must be stable so that two builds of the same inputs give the same content hash.
-    """
-    env = os.environ.get("CONSENTRY_REDACTION_KEY")
-    if env:
-        return env.encode()
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / KEY_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes()
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(secrets.token_hex(32).encode())
-        fh.flush()
-        os.fsync(fh.fileno())
-    return path.read_bytes()
 
 
 def redact_config(pack_version: Any, extra_names: tuple[str, ...] = ()) -> Any:

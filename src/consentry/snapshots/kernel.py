@@ -9,6 +9,7 @@ hash over a shard live here too, for the same reason.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +23,29 @@ DEFAULT_SHARDS = 16
 DROPPED_REASON = "pii_density"
 EMPTY_REASON = "malformed"
 
-DATA_SCHEMA = pa.schema(
-    [
-        pa.field("item_id", pa.string(), nullable=False),
-        pa.field("member_id", pa.string(), nullable=False),
-        pa.field("kind", pa.string()),
-        pa.field("created_at", TS),
-        pa.field("text", pa.string()),
-        pa.field("content_hash", pa.string()),
-    ]
-)
-"""Columns of `data/shard=NN/*.parquet` (the training set)."""
+_ROW_FIELDS = [
+    pa.field("item_id", pa.string(), nullable=False),
+    pa.field("member_id", pa.string(), nullable=False),
+    pa.field("kind", pa.string()),
+    pa.field("created_at", TS),
+    pa.field("text", pa.string()),
+    pa.field("content_hash", pa.string()),
+]
+SHARD_FIELD = pa.field("shard", pa.int32(), nullable=False)
+
+DATA_SCHEMA = pa.schema([*_ROW_FIELDS, SHARD_FIELD])
+"""Columns of `data/shard=NN/*.parquet` (the training set).
+
+`shard` is stored in the file as int32 (and equals the directory's `shard=NN`), so
+pyarrow.dataset, Polars and `datasets` all read it as int32 from the file; DuckDB
+needs `hive_partitioning=false`, or it reads the directory name as VARCHAR '00'.
+"""
+
+META_PREFIX = "consentry."
+"""Key-value metadata keys of a data file (snapshot, pack, as_of, shard, shard_content_hash)."""
 
 WORK_SCHEMA = pa.schema(
-    [*DATA_SCHEMA, pa.field("drop_reason", pa.string()), pa.field("shard", pa.int32())]
+    [*_ROW_FIELDS, pa.field("drop_reason", pa.string()), pa.field("shard", pa.int32())]
 )
 """What an engine writes before finalising: data rows plus the redaction verdict."""
 
@@ -126,11 +136,40 @@ def process_batch(redactor: Any, shards: int, batch: pa.RecordBatch) -> pa.Recor
     )
 
 
-def write_data_file(table: pa.Table, path: Path) -> None:
-    """The one writer of shard files: same schema and options ⇒ same bytes on both engines."""
+def write_data_file(table: pa.Table, path: Path, meta: dict[str, str] | None = None) -> str:
+    """The one writer of shard files: same schema and options ⇒ same bytes on both engines.
+
+    The file's key-value metadata holds `meta` (snapshot, pack@version, as_of, shard;
+    without `meta`, the `consentry.*` keys the table was read with, so a rewrite by a
+    forget run keeps them) plus the shard's own content hash, recomputed here: the
+    hash covers the rows, never the metadata, so it can be stored inside the file.
+    Returns that hash.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = table.select(DATA_SCHEMA.names).cast(DATA_SCHEMA).replace_schema_metadata(None)
+    if meta is None:
+        old = table.schema.metadata or {}
+        meta = {k.decode(): v.decode() for k, v in old.items() if k.decode().startswith(META_PREFIX)}
+    if "shard" not in table.schema.names:  # a file written before the column existed
+        m = re.match(r"^shard=(\d+)$", path.parent.name)
+        if m is None:
+            raise ValueError(f"{path}: no shard column and no shard=NN directory")
+        table = table.append_column(SHARD_FIELD, pa.array([int(m.group(1))] * table.num_rows, pa.int32()))
+    table = table.select(DATA_SCHEMA.names).cast(DATA_SCHEMA)
+    digest = shard_hash(table)
+    kv = {**{k: str(v) for k, v in meta.items()}, f"{META_PREFIX}shard_content_hash": digest}
+    table = table.replace_schema_metadata(dict(sorted(kv.items())))
     pq.write_table(table, path, row_group_size=ROW_GROUP, **WRITE_OPTIONS)
+    return digest
+
+
+def file_metadata(snapshot: str, pack_ref: str, as_of: str, shard: int) -> dict[str, str]:
+    """The `consentry.*` key-value metadata of one data file (the writer adds the shard hash)."""
+    return {
+        f"{META_PREFIX}snapshot": snapshot,
+        f"{META_PREFIX}pack": pack_ref,
+        f"{META_PREFIX}as_of": as_of,
+        f"{META_PREFIX}shard": f"{shard:02d}",
+    }
 
 
 def shard_hash(table: pa.Table) -> str:

@@ -3,8 +3,9 @@
 A snapshot is written into `root/<purpose>/.tmp-<uuid>/`, fsynced, and renamed to
 `root/<purpose>/vNNNN/` only when complete: readers never see a partial snapshot,
 and a killed build leaves only a `.tmp-*` directory that the next build removes.
-Version numbers are allocated by `os.rename` itself (it fails when the target
-exists), so two concurrent builds can never publish the same version.
+Version numbers are allocated under the purpose lock before anything is written
+(`next_version`), so the manifest, the dataset card and the data files all name the
+version they will be published as.
 """
 
 from __future__ import annotations
@@ -113,25 +114,30 @@ def new_tmp(purpose_dir: Path) -> Path:
     return tmp
 
 
-def publish(tmp: Path, purpose_dir: Path) -> str:
-    """Rename a complete tmp dir to the next free version; returns the version name."""
-    fsync_tree(tmp)
+def next_version(purpose_dir: Path) -> str:
+    """The version the next build will publish as (caller holds the purpose lock).
+
+    Builds and forget runs on a purpose are serialised by `purpose_lock`, so the
+    version allocated here is free until `publish`; knowing it before the files are
+    written lets the manifest, the dataset card and every data file name it.
+    """
     existing = versions(purpose_dir)
-    n = int(existing[-1][1:]) + 1 if existing else 1
-    while True:
-        name = f"v{n:04d}"
-        try:
-            # os.rename onto an existing non-empty directory fails: the allocation is atomic.
-            if (purpose_dir / name).exists():
-                raise FileExistsError(name)
-            os.rename(tmp, purpose_dir / name)
-        except (FileExistsError, OSError) as exc:
-            if isinstance(exc, FileExistsError) or (purpose_dir / name).exists():
-                n += 1
-                continue
-            raise
-        fsync_dir(purpose_dir)
-        return name
+    return f"v{int(existing[-1][1:]) + 1 if existing else 1:04d}"
+
+
+def publish(tmp: Path, purpose_dir: Path, version: str) -> str:
+    """Rename a complete tmp dir to `version` (from `next_version`); returns it.
+
+    Refuses, rather than overwrite, when that version exists (someone published
+    without the lock): the caller's tmp dir is then removed and nothing is lost.
+    """
+    fsync_tree(tmp)
+    target = purpose_dir / version
+    if target.exists():
+        raise FileExistsError(f"{target}: already published (was the purpose lock bypassed?)")
+    os.rename(tmp, target)
+    fsync_dir(purpose_dir)
+    return version
 
 
 class UnfinishedForget(RuntimeError):

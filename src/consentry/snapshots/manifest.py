@@ -2,8 +2,9 @@
 
 It is the one file a reader (training, the privacy center, an auditor) needs to
 trust a snapshot: inputs with their watermarks, the pack version and as_of that
-decided it, counts by reason and by region group, the content hash, and every
-forget run applied since (ids and hashes only, never text).
+decided it, counts by reason and by region group, the content hash, the provenance
+of the code and reference data (`provenance`), and every forget run applied since
+(ids and hashes only, never text).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Manifest(BaseModel):
     shard_hashes: dict[str, str] = Field(default_factory=dict)
     content_hash: str
     timings: dict[str, float] = Field(default_factory=dict)
+    provenance: dict[str, Any] = Field(default_factory=dict)  # snapshots.provenance.collect
     forget_history: list[ForgetEntry] = Field(default_factory=list)
 
     @property
@@ -58,7 +60,11 @@ class Manifest(BaseModel):
         return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True).encode() + b"\n"
 
     def write(self, snapshot_dir: Path) -> None:
+        """Write the manifest and, from it, the dataset card (`card`), so they never disagree."""
+        from consentry.snapshots import card
+
         layout.write_atomic(snapshot_dir / layout.MANIFEST, self.dumps())
+        card.write(snapshot_dir, self)
 
     @classmethod
     def read(cls, snapshot_dir: Path) -> Manifest:
