@@ -10,6 +10,11 @@ measured in the same run is a bare Parquet→Parquet copy of (item_id, member_id
 the same items: the ratio says what the policy costs on top of reading and writing
 the rows at all.
 
+"with ledger" runs the same decision over the export plus a SQLite ledger read in
+(`policy.decide.merge_ledger`, what `consentry decide` does by default): the ledger
+holds the export's consent history as imported (same event ids) plus new opt-outs of
+5% of the members, so the union must also deduplicate. Both figures are printed.
+
     .venv/bin/python benchmarks/decide.py --quick      # 1,000,000 items
     .venv/bin/python benchmarks/decide.py              # 1,000,000 and 10,000,000
 """
@@ -160,7 +165,24 @@ def generate(items: int, out: Path, seed: int = 7) -> None:
         "notice_version": pa.array(["2024-09"] * len(nt)),
         "delivered_at": _ts(EPOCH_2015 + rng.integers(0, 11 * 365, len(nt)) * US_PER_DAY),
     }).cast(TABLES["notices"]), out / "notices.parquet", compression="zstd")
+    make_ledger(out, members, rng)
     (out / "done.json").write_text(json.dumps({"items": items, "members": members, "seed": seed}))
+
+
+def make_ledger(out: Path, members: int, rng: np.random.Generator) -> None:
+    """A ledger holding the export's consent history (imported: same ids) and 5% new opt-outs."""
+    from consentry.ledger.store import Ledger
+
+    exported = pq.read_table(out / "consent_events.parquet").to_pylist()
+    n_new = max(1, members // 20)
+    who = rng.integers(0, members, n_new)
+    new = [{"event_id": f"n{i:09d}", "member_id": f"m{w:09d}", "purpose": "genai_training", "choice": "opt_out",
+            "source": "settings", "notice_version": None, "at": "2025-01-10T00:00:00Z"} for i, w in enumerate(who)]
+    with Ledger(f"sqlite:///{out / 'ledger.sqlite'}") as ledger:
+        ledger.create()
+        rows = [{**r, "client_request_id": f"import:consent_events:{r['event_id']}"} for r in exported]
+        rows += [{**r, "client_request_id": f"bench:{r['event_id']}"} for r in new]
+        ledger.append_events(rows)
 
 
 def run_one(data: Path, out: Path, mode: str, pack: str, threads: int) -> dict:
@@ -184,6 +206,12 @@ def run_one(data: Path, out: Path, mode: str, pack: str, threads: int) -> dict:
     con.execute(f"SET threads={threads}")
     for name in ("members", "items", "signins", "consent_events", "requests", "notices"):
         con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{data / (name + '.parquet')}')")
+    if mode == "ledger":  # the export plus the ledger, as `consentry decide` reads them
+        from consentry.ledger.store import Ledger
+        from consentry.policy.decide import ledger_tables, merge_ledger
+
+        with Ledger(f"sqlite:///{data / 'ledger.sqlite'}") as ledger:
+            merge_ledger(con, ledger_tables(ledger))
     if mode == "copy":
         write_decisions(con, con.sql("SELECT item_id, member_id FROM items"), out)
     else:
@@ -192,7 +220,7 @@ def run_one(data: Path, out: Path, mode: str, pack: str, threads: int) -> dict:
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     rows = con.execute(f"SELECT count(*), count_if(allowed) FROM read_parquet('{out}')").fetchone() \
-        if mode == "decide" else con.execute(f"SELECT count(*), 0 FROM read_parquet('{out}')").fetchone()
+        if mode != "copy" else con.execute(f"SELECT count(*), 0 FROM read_parquet('{out}')").fetchone()
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"seconds": seconds, "cpu_seconds": cpu, "rows": rows[0], "allowed": rows[1], "peak_rss_mb": rss_kb / 1024,
             "startup_cpu_seconds": startup}
@@ -236,7 +264,7 @@ def main() -> None:
     print("items/s/core = items per CPU-second actually used (user+sys), so a shared, loaded machine"
           " does not understate it; wall items/s depends on how many cores were free.")
     print(f"{'items':>12} {'wall s':>7} {'cpu s':>7} {'items/s':>11} {'items/s/core':>13} {'peak RSS':>9} "
-          f"{'allowed':>8} {'peer cpu s':>10} {'decide/peer':>11}")
+          f"{'allowed':>8} {'peer cpu s':>10} {'decide/peer':>11}  inputs")
     for n in sizes:
         data = DATA / f"decide-{n}"
         if not (data / "done.json").is_file():
@@ -245,20 +273,22 @@ def main() -> None:
             # in its own process: a child forked from a big parent inherits its peak RSS
             subprocess.run([sys.executable, __file__, "--generate", str(n), "--out", str(data)], check=True)
             print(f"  generated in {time.perf_counter() - t:.1f}s", flush=True)
-        runs = []
-        for _ in range(max(1, args.repeat)):  # decide and its peer back to back, so both see the same load
-            peer = measure(data, "copy", args.pack, args.threads)
-            r = measure(data, "decide", args.pack, args.threads)
-            assert r["rows"] == n, f"every item must be decided exactly once: {r['rows']} != {n}"
-            runs.append((r, peer))
-        runs.sort(key=lambda rp: rp[0]["cpu_seconds"])
-        r, peer = runs[len(runs) // 2]
-        print(f"{n:>12,} {r['seconds']:>7.2f} {r['cpu_seconds']:>7.2f} {n / r['seconds']:>11,.0f} "
-              f"{n / r['cpu_seconds']:>13,.0f} {r['peak_rss_mb']:>7.0f}MB {r['allowed'] / n:>8.1%} "
-              f"{peer['cpu_seconds']:>10.2f} {r['cpu_seconds'] / peer['cpu_seconds']:>10.2f}x", flush=True)
-        if len(runs) > 1:
-            print(f"{'':>12} median of {len(runs)} runs; items/s/core of each: "
-                  + ", ".join(f"{n / x['cpu_seconds']:,.0f}" for x, _ in runs), flush=True)
+        for mode, label in (("decide", "export only"), ("ledger", "export + ledger")):
+            runs = []
+            for _ in range(max(1, args.repeat)):  # decide and its peer back to back, so both see the same load
+                peer = measure(data, "copy", args.pack, args.threads)
+                r = measure(data, mode, args.pack, args.threads)
+                assert r["rows"] == n, f"every item must be decided exactly once: {r['rows']} != {n}"
+                runs.append((r, peer))
+            runs.sort(key=lambda rp: rp[0]["cpu_seconds"])
+            r, peer = runs[len(runs) // 2]
+            print(f"{n:>12,} {r['seconds']:>7.2f} {r['cpu_seconds']:>7.2f} {n / r['seconds']:>11,.0f} "
+                  f"{n / r['cpu_seconds']:>13,.0f} {r['peak_rss_mb']:>7.0f}MB {r['allowed'] / n:>8.1%} "
+                  f"{peer['cpu_seconds']:>10.2f} {r['cpu_seconds'] / peer['cpu_seconds']:>10.2f}x  {label}",
+                  flush=True)
+            if len(runs) > 1:
+                print(f"{'':>12} median of {len(runs)} runs; items/s/core of each: "
+                      + ", ".join(f"{n / x['cpu_seconds']:,.0f}" for x, _ in runs), flush=True)
         print(f"{'':>12} (not counted: {r['startup_cpu_seconds']:.2f} cpu s of lazy imports at start-up)", flush=True)
 
 
