@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import duckdb
-
 from consentry.policy.decide import decide_members
 from consentry.policy.explain import REASON_SHORT
 from consentry.policy.packs import DEFAULT_GROUP, Pack
@@ -110,15 +108,11 @@ def decisions(src: Any, pack: Pack, member_id: str, now: datetime,
               purposes: tuple[str, ...]) -> dict[str, dict[str, Any]] | str:
     """The plan's member-level row per purpose (`decide_members`), for one member at `now`;
     a one-line reason instead when the export lacks what the pack needs (then nothing is used)."""
-    con = duckdb.connect()
+    con = src.duck.cursor()
     try:
         src.register_plan_inputs(con, member_id)
-        out = {}
-        for purpose in purposes:
-            rows = decide_members(con, pack, purpose, now, member_id=member_id).to_arrow_table().to_pylist()
-            if rows:
-                out[purpose] = rows[0]
-        return out
+        rows = decide_members(con, pack, purposes, now, member_id=member_id).to_arrow_table().to_pylist()
+        return {r["purpose"]: r for r in rows}
     except MissingInputError as exc:
         log.warning("member decisions refused: %s", exc)
         return str(exc)

@@ -148,23 +148,22 @@ class Sources:
         return dest
 
     def register_plan_inputs(self, con: duckdb.DuckDBPyConnection, member_id: str) -> None:
-        """Register on `con` (a connection of its own) the decision plan's inputs for one
-        member: the staged export's rows of that member (the filter is pushed into each
-        Parquet scan) merged with the ledger's records of that member, as `decide` merges them."""
+        """Create on `con` (a cursor of its own: temporary views are per connection) the
+        decision plan's inputs for one member: views over the staged export filtered to
+        that member (the filter reaches each Parquet scan when the plan runs) merged with
+        the ledger's records of that member, as `decide` merges them."""
         from consentry.network import schema
         from consentry.policy.decide import PLAN_INPUTS, ledger_tables, merge_ledger
 
         staged = self.staged_export()
         mid = "'" + member_id.replace("'", "''") + "'"
-        for name in PLAN_INPUTS:
+        for name in (*PLAN_INPUTS, "missing_inputs"):
             path = staged / f"{name}.parquet" if staged else None
             if path is None or not path.is_file() or name == "items":
                 con.register(name, schema.TABLES[name].empty_table())
                 continue
-            con.register(name, con.sql(f"SELECT * FROM {_reader(path)} WHERE member_id = {mid}").to_arrow_table())
-        missing = staged / "missing_inputs.parquet" if staged else None
-        if missing is not None and missing.is_file():
-            con.register("missing_inputs", con.sql(f"SELECT * FROM {_reader(missing)}").to_arrow_table())
+            where = "" if name == "missing_inputs" else f" WHERE member_id = {mid}"
+            con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM {_reader(path)}{where}')
         merge_ledger(con, ledger_tables(self.ledger, member_id))
 
     def items(self, member_id: str) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ recent activity, not to the whole sign-in history.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import duckdb
 import pyarrow as pa
@@ -88,19 +89,27 @@ def decide(
 def decide_members(
     con: duckdb.DuckDBPyConnection,
     pack: Pack | str,
-    purpose: Purpose | str,
+    purposes: Purpose | str | Sequence[Purpose | str],
     as_of: dt.datetime | dt.date | str,
     *,
     member_id: str | None = None,
 ) -> duckdb.DuckDBPyRelation:
-    """The member-level decisions of the same plan (`plan.member_decisions_sql`): per member,
-    whether their data is used for the purpose at T, and the member-level reasons why not."""
+    """The member-level decisions of the same plan (`plan.member_decisions_sql`): per member
+    and purpose, whether their data is used at T, and the member-level reasons why not.
+
+    Several purposes are asked in one query (a member page asks five), with the inputs
+    checked and `ip_geo` resolved once."""
     pack = load_pack(pack) if isinstance(pack, str) else pack
     t = as_utc(as_of)
-    requirements.check(requirements.missing_in(con), pack, purpose, t)
+    purposes = [purposes] if isinstance(purposes, str) else list(purposes)
+    missing = requirements.missing_in(con)
+    for purpose in purposes:
+        requirements.check(missing, pack, purpose, t)
     ensure_inputs(con)
     register_ip_geo(con, pack, t)
-    return con.sql(member_decisions_sql(pack, purpose, t, dialect="duckdb", member_id=member_id))
+    return con.sql(" UNION ALL ".join(
+        f"SELECT * FROM ({member_decisions_sql(pack, p, t, dialect='duckdb', member_id=member_id)}) q{i}"
+        for i, p in enumerate(purposes)))
 
 
 # ----------------------------------------------------------------- the ledger, the system of record
