@@ -18,11 +18,9 @@ import pyarrow.parquet as pq
 
 from consentry.network.schema import TABLES
 
-LEDGER_TABLES = {
-    "consent_events": ("events_table", ["event_id"]),
-    "requests": ("requests_table", ["request_id"]),
-    "notices": ("notices_table", ["member_id", "notice_version"]),
-}
+LEDGER_TABLES = {"consent_events": "events_table", "requests": "requests_table", "notices": "notices_table"}
+"""The ledger's reader of each table it records; the union is `policy.decide.union_sql`,
+the one `consentry decide`, `explain` and the center read (keys: `LEDGER_KEYS`)."""
 
 
 @dataclass
@@ -75,26 +73,25 @@ def merge_ledger(inputs: Inputs, ledger: Any, work: Path) -> Inputs:
         return inputs
     work.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
-    for name, (method, keys) in LEDGER_TABLES.items():
+    from consentry.policy.decide import LEDGER_KEYS, union_sql
+
+    for name, method in LEDGER_TABLES.items():
         fn = getattr(ledger, method, None)
         if fn is None:
             continue
         extra: pa.Table = fn()
         schema = TABLES[name]
-        extra = extra.select(schema.names).cast(schema)
-        con.register("ledger_rows", extra)
-        sources = ["SELECT * FROM ledger_rows"]
-        if name in inputs.tables:
-            sources.insert(0, f"SELECT * FROM read_parquet('{inputs.tables[name]}')")
-        key = ", ".join(keys)
-        merged = con.sql(
-            f"SELECT * FROM ({' UNION ALL BY NAME '.join(sources)}) "
-            f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {key}) = 1 ORDER BY {key}"
-        ).to_arrow_table()
+        con.register("ledger_rows", extra.select(schema.names).cast(schema))
+        con.register("export_rows", pq.read_table(inputs.tables[name]).select(schema.names).cast(schema)
+                     if name in inputs.tables else schema.empty_table())
+        key = ", ".join(f'"{k}"' for k in LEDGER_KEYS[name])
+        merged = con.sql(f"SELECT * FROM ({union_sql('export_rows', 'ledger_rows', name)}) u ORDER BY {key}"
+                         ).to_arrow_table()
         out = work / f"{name}.parquet"
         pq.write_table(merged.select(schema.names).cast(schema), out)
         inputs.tables[name] = out
         con.unregister("ledger_rows")
+        con.unregister("export_rows")
     con.close()
     pos = getattr(ledger, "position", None)
     inputs.ledger_position = _plain(pos() if callable(pos) else pos)
