@@ -166,6 +166,9 @@ def explain_cmd(
     con, _ = open_export(network or get_settings().network, quiet, raw)
     if member is not None:
         e = explain_member(con, p, member, as_of, purpose)
+        if not (e.found or e.issues or any(x.items for x in e.purposes)):  # nothing of this member anywhere
+            raise NotFound(f"--member {member!r}: no member, item or quarantined row with this id in "
+                           f"{network or get_settings().network}")
     else:
         try:
             e = explain_item(con, p, item, as_of, purpose or "genai_training")
