@@ -132,3 +132,29 @@ def test_summary_says_what_the_registry_does_not_record(client, app, trained):
     pub = s["data_sources"]["publicly_available_datasets"]
     assert pub["used"] is False and pub["description"].startswith("None: no pretrained base model is recorded")
     assert s["general_information"]["model"]["dependencies"] is None
+
+
+@pytest.mark.parametrize("unfinished", ["torn", "pending"])
+def test_summary_refuses_a_snapshot_with_an_unfinished_forget(client, trained, unfinished):
+    """The summary reads the snapshot's data files: while a forget is unfinished on it they may
+    still hold erased items, so every form of the summary refuses with one line naming the fix."""
+    import json
+
+    from consentry.snapshots import layout
+
+    snap = __import__("pathlib").Path(trained["model"]["snapshot"]["path"])
+    ref = f"{snap.parent.name}/{snap.name}"
+    if unfinished == "torn":
+        (snap / layout.JOURNAL).write_text(json.dumps({"run_id": "r-killed"}))
+    else:
+        runs = snap.parent.parent / layout.FORGET_DIR
+        runs.mkdir(exist_ok=True)
+        (runs / "r-killed.json").write_text(json.dumps({"run_id": "r-killed", "phase": "snapshots",
+                                                        "snapshots": [ref]}))
+    v = trained["model"]["version"]
+    for suffix in (".json", ".md", ""):
+        r = client.get(f"/models/assistant/{v}/summary{suffix}")
+        assert r.status_code == 409, (suffix, r.status_code)
+        assert ref in r.text and "consentry forget --resume" in r.text
+    detail = client.get(f"/models/assistant/{v}/summary.json").json()["detail"]
+    assert "\n" not in detail and "r-killed" in detail

@@ -238,3 +238,35 @@ def test_process_marks_an_unwritable_bundle_failed_and_retries_it(client, app):
     blocker.unlink()
     assert "processed" in run("requests", "process")
     assert led.request(rec.request_id).status == "processed"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_conflicting_request_retry_gets_409_with_the_recorded_request(backend, center_env, request, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from consentry.center.app import create_app
+    from consentry.ledger.store import Ledger
+
+    settings, cs = center_env
+    if backend == "postgresql":
+        url = request.getfixturevalue("pg_url")
+        monkeypatch.setenv("CONSENTRY_LEDGER_URL", url)
+        settings = settings.model_copy(update={"ledger_url": url})
+    led = Ledger(settings.ledger).create()
+    with TestClient(create_app(settings, cs, ledger=led)) as c:
+        first = c.post("/api/v1/members/m_de/requests", headers=H, json={"kind": "export", "client_request_id": "k1"})
+        assert first.status_code == 201, first.text
+        retry = c.post("/api/v1/members/m_de/requests", headers=H,
+                       json={"kind": "erase_account", "client_request_id": "k1"})
+        assert retry.status_code == 409, retry.text
+        body = retry.json()
+        assert set(body) == {"detail", "recorded"} and "k1" in body["detail"] and "kind" in body["detail"]
+        recorded = body["recorded"]
+        assert recorded["request_id"] == first.json()["request_id"]
+        assert recorded["kind"] == "export" and recorded["created"] is False
+        assert [r["kind"] for r in c.get("/api/v1/members/m_de/requests", headers=H).json()] == ["export"]
+        spec = c.get("/openapi.json").json()["paths"]["/api/v1/members/{member_id}/requests"]["post"]
+        schema = spec["responses"]["409"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+        assert set(c.get("/openapi.json").json()["components"]["schemas"][schema]["properties"]) == {"detail",
+                                                                                                    "recorded"}
+    led.close()

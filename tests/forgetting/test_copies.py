@@ -291,3 +291,39 @@ def test_a_damaged_run_journal_stops_forget_with_one_line(world, network: Path) 
     assert bad.exists()  # never guessed away
     assert not _verify(settings, ledger, network).ok
     assert catalog.load(settings.snapshots, "genai_training").unfinished_forget
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_staged_members_lose_an_erased_accounts_personal_fields(world, network: Path, backend, request) -> None:
+    """The staged export kept an erased account's display name, handle and birth date in
+    members.parquet (only item texts were blanked), and verify-erasure did not look."""
+    from consentry.forgetting import copies
+
+    settings, ledger, _snap, members = world
+    if backend == "postgresql":
+        from consentry.ledger.store import Ledger
+
+        ledger = Ledger(request.getfixturevalue("pg_url")).create()
+    staged = next((settings.home / "staged").glob("*/members.parquet"))
+    before = {r["member_id"]: r for r in pq.read_table(staged).to_pylist()}
+    gone, kept = members[0], members[1]
+    assert before[gone]["display_name"] and before[gone]["handle"]
+    _erase(ledger, [gone])
+
+    report = _verify(settings, ledger, network)  # a forget not yet run: the staged row is named
+    assert any(f.file == str(staged) and gone in f.detail for f in report.findings), report.text()
+
+    forget(pending=True, settings=settings, ledger=ledger, retrain=False)
+    after = {r["member_id"]: r for r in pq.read_table(staged).to_pylist()}
+    assert set(after) == set(before)  # the row and its id stay: decide still excludes the items as erased
+    assert all(after[gone][f] is None for f in copies.MEMBER_PERSONAL)
+    assert after[gone]["residence_country"] == before[gone]["residence_country"]
+    assert after[kept] == before[kept]  # other members untouched
+    assert _verify(settings, ledger, network).ok
+
+    # a new staging of the unchanged export brings the name back: verify-erasure names it
+    from consentry.network import reader
+
+    again = reader.stage_export(network, settings.home / "staged" / "restaged", progress=False)
+    report = _verify(settings, ledger, network)
+    assert any(f.file == str(again.dest / "members.parquet") for f in report.findings), report.text()

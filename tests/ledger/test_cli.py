@@ -97,3 +97,35 @@ def test_audit_verify_catches_a_truncated_tail_without_an_anchor(tmp_path: Path,
     # the import's last batch lost its checkpoint: nothing after the previous one is proven
     assert f"BROKEN at seq {proven + 1}" in r.output, r.output
     assert "truncated" in r.output  # and this home's head file says the chain was longer
+
+
+READERS = [["ledger", "export", "OUT"], ["ledger", "events", "--member", "m1"], ["ledger", "receipt", "e1"],
+           ["audit", "verify"], ["audit", "head"]]
+
+
+def _run_all_readers(app: typer.Typer, url: str, out: Path) -> list:
+    return [runner.invoke(app, [str(out) if a == "OUT" else a for a in args] + ["--url", url]) for args in READERS]
+
+
+def test_a_database_without_a_ledger_is_one_line_exit_2(ledger_url: str, tmp_path: Path) -> None:
+    if ledger_url.startswith("sqlite"):  # an existing SQLite file that holds some other table
+        engine = create_engine(ledger_url)
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE unrelated (x INTEGER)"))
+        engine.dispose()
+    for r in _run_all_readers(_app(), ledger_url, tmp_path / "out"):
+        assert r.exit_code == 2, r.output
+        lines = r.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: no ledger at") and "ledger init" in lines[0]
+        assert "Traceback" not in r.output
+
+
+def test_a_ledger_at_an_old_schema_is_one_line_exit_2(ledger_url: str, tmp_path: Path) -> None:
+    from .test_migrations import _old_ledger
+
+    _old_ledger(ledger_url)
+    for r in _run_all_readers(_app(), ledger_url, tmp_path / "out"):
+        assert r.exit_code == 2, r.output
+        lines = r.output.strip().splitlines()
+        assert len(lines) == 1 and "has schema 0001" in lines[0] and "ledger init" in lines[0], r.output
+    assert not (tmp_path / "out").exists()  # nothing was written from the old schema

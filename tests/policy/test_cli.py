@@ -142,3 +142,38 @@ def test_typed_decisions_write_the_same_file_as_plain_ones(tmp_path: Path, pack:
     a, b = pq.read_table(tmp_path / "typed.parquet"), pq.read_table(tmp_path / "plain.parquet")
     assert a.num_rows > 1000 and a.schema == b.schema and a.equals(b)
     assert str(a.schema.field("jurisdiction").type) == "string"
+
+
+@pytest.mark.parametrize("where", ["empty directory", "unknown member"])
+def test_explain_an_unknown_member_is_one_line_exit_2(export: Path, tmp_path: Path, home: Path, where: str) -> None:
+    """Before: exit 0 and "No member record", as if an id nobody has were a member to explain."""
+    network = tmp_path / "empty" if where == "empty directory" else export
+    network.mkdir(exist_ok=True)
+    r = runner.invoke(app, ["explain", "--network", str(network), "--pack", "linkedin-2024", "--as-of", "2025-01-15",
+                            "--raw", "--member", "nobody"])
+    assert r.exit_code == 2, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --member 'nobody'") and str(network) in lines[0]
+    assert "No member record" not in r.output
+
+
+def test_explain_gives_the_error_of_contradictory_member_rows(export: Path, home: Path) -> None:
+    """Staging quarantines both rows of a member whose rows contradict each other; explain said
+    "No member record" instead of the real reason."""
+    import pyarrow as pa
+
+    members = pq.read_table(export / "members.parquet")
+    m2 = members.filter(pa.compute.equal(members.column("member_id"), "m2"))
+    us = m2.set_column(m2.schema.get_field_index("residence_country"), "residence_country",
+                       pa.array(["US"], members.schema.field("residence_country").type))
+    pq.write_table(pa.concat_tables([us, members]), export / "members.parquet")
+    base = ["explain", "--network", str(export), "--pack", "linkedin-2024", "--as-of", "2025-01-15", "--member", "m2"]
+    r = runner.invoke(app, [*base, "--purpose", "genai_training"])
+    assert r.exit_code == 0, r.output
+    assert "No member record" not in r.output
+    line = next(x for x in r.output.splitlines() if "Member record malformed" in x)
+    assert "members.parquet row" in line and "contradictory duplicate member_id 'm2'" in line, line
+    assert "1 excluded: malformed" in r.output
+    js = runner.invoke(app, [*base, "--json"])
+    issues = __import__("json").loads(js.output)["issues"]
+    assert len(issues) == 1 and issues[0].startswith("members: ") and "members.parquet row" in issues[0]

@@ -14,13 +14,14 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from consentry.center import fulfil
 from consentry.center.api import MemberId
 from consentry.center.api import API_RESPONSES
 from consentry.center.auth import MEMBER_ID_RE, require_api_key
+from consentry.center.sources import plain
 from consentry.center.web import sources
 from consentry.ledger.store import LedgerConflict
 
@@ -69,9 +70,24 @@ class RequestOut(BaseModel):
     created: bool = Field(description="false when this request was a retry of an earlier one")
 
 
+class RequestConflictOut(BaseModel):
+    detail: str
+    recorded: RequestOut = Field(description="the request this client_request_id already stands for")
+
+
 def _out(rec: dict[str, Any]) -> RequestOut:
     return RequestOut(**{k: rec.get(k) for k in RequestOut.model_fields if k != "created"},
                       created=rec.get("created", True))
+
+
+def _conflict(body: EraseItemsIn | WholeRequestIn, exc: LedgerConflict) -> JSONResponse:
+    """409 with the recorded request, as the choices endpoint answers: the client learns
+    what its key already stands for instead of guessing."""
+    fields = ", ".join(getattr(exc, "fields", ())) or "content"
+    return JSONResponse(status_code=409, content={
+        "detail": f"client_request_id {body.client_request_id!r} is already recorded with another {fields}; "
+                  "nothing was recorded",
+        "recorded": _out({**plain(exc.recorded), "created": False}).model_dump(mode="json")})
 
 
 def _known(request: Request, member_id: str) -> None:
@@ -81,8 +97,9 @@ def _known(request: Request, member_id: str) -> None:
 
 @router.post("/members/{member_id}/requests", response_model=RequestOut, status_code=201,
              responses={404: {"description": "unknown member, or an item id that is not the member's"},
-                        409: {"description": "conflicting retry"}})
-def file_request(request: Request, member_id: MemberId, body: RequestIn) -> RequestOut:
+                        409: {"model": RequestConflictOut, "description": "a retry (same client_request_id) "
+                              "asking for a different request: nothing is recorded, the recorded request is returned"}})
+def file_request(request: Request, member_id: MemberId, body: RequestIn) -> Any:
     """File an erasure or export request for the member; it carries the deadline of the member's law."""
     _known(request, member_id)
     try:
@@ -91,7 +108,9 @@ def file_request(request: Request, member_id: MemberId, body: RequestIn) -> Requ
     except fulfil.RequestRefused as exc:  # the body's shape is checked above: this is an unknown item
         raise HTTPException(404, exc.message) from None
     except LedgerConflict as exc:
-        raise HTTPException(409, str(exc)) from None
+        if getattr(exc, "recorded", None) is None:
+            raise HTTPException(409, str(exc)) from None
+        return _conflict(body, exc)
     log.info("api request filed kind=%s", body.kind)
     return _out(rec)
 

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
 from consentry.center.summary import to_markdown, trained_counts, training_content_summary
 from consentry.center.web import render, sources
+from consentry.snapshots.layout import UnfinishedForget
 
 router = APIRouter(prefix="/models", tags=["public disclosure"], include_in_schema=False)
 
@@ -27,7 +28,8 @@ def model_rows(request: Request) -> list[dict[str, Any]]:
 
 
 def summary_for(request: Request, name: str, version: str) -> dict[str, Any]:
-    """The summary of one registered version (404 when unknown or its snapshot is gone)."""
+    """The summary of one registered version (404 when unknown or its snapshot is gone; 409
+    naming the snapshot and `consentry forget --resume` while a forget is unfinished on it)."""
     src = sources(request)
     model = next((m for m in src.models() if m.get("version") == version and m.get("name") == name), None)
     if model is None:
@@ -37,7 +39,10 @@ def summary_for(request: Request, name: str, version: str) -> dict[str, Any]:
                  if s.purpose == ref.get("purpose") and s.version == ref.get("version")), None)
     if snap is None:
         raise HTTPException(404, "the snapshot that trained this model is no longer published")
-    return training_content_summary(model, snap)
+    try:
+        return training_content_summary(model, snap)
+    except UnfinishedForget as exc:  # never a summary read from a torn or half-forgotten snapshot
+        raise HTTPException(409, str(exc)) from None
 
 
 @router.get("", response_class=HTMLResponse)
@@ -54,9 +59,16 @@ def summary_page(request: Request, name: Segment, version: Segment) -> HTMLRespo
 
 @router.get("/{name}/{version}/summary.md")
 def summary_markdown(request: Request, name: Segment, version: Segment) -> PlainTextResponse:
-    return PlainTextResponse(to_markdown(summary_for(request, name, version)), media_type="text/markdown; charset=utf-8")
+    try:
+        s = summary_for(request, name, version)
+    except HTTPException as exc:  # a refusal in the format asked for: one line of text
+        return PlainTextResponse(f"{exc.detail}\n", status_code=exc.status_code)
+    return PlainTextResponse(to_markdown(s), media_type="text/markdown; charset=utf-8")
 
 
 @router.get("/{name}/{version}/summary.json")
 def summary_json(request: Request, name: Segment, version: Segment) -> JSONResponse:
-    return JSONResponse(summary_for(request, name, version))
+    try:
+        return JSONResponse(summary_for(request, name, version))
+    except HTTPException as exc:  # a refusal in the format asked for: {"detail": one line}
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)

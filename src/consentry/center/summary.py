@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 
 from consentry.policy.packs import DEFAULT_GROUP, load_pack
+from consentry.snapshots import layout
 
 TEMPLATE = ("European Commission, Template for the Public Summary of Training Content for general-purpose "
             "AI models (Article 53(1)(d) of Regulation (EU) 2024/1689), July 2025")
@@ -49,7 +50,12 @@ def _trained_ids(model: dict[str, Any]) -> list[str]:
 
 
 def _data_profile(snapshot_dir: Path, item_ids: list[str]) -> dict[str, Any]:
-    """Kinds, time range and text size of the trained items still in the snapshot's data files."""
+    """Kinds, time range and text size of the trained items still in the snapshot's data files.
+
+    Refuses (`UnfinishedForget`) while a forget is unfinished on the snapshot: its data
+    files may still hold erased items, or disagree with its lineage, and a disclosure
+    built from them would not be true."""
+    layout.require_whole(snapshot_dir)
     files = sorted((snapshot_dir / "data").glob("shard=*/*.parquet"))
     empty = {"found": 0, "first": None, "last": None, "kinds": {}, "text_bytes": 0}
     if not files or not item_ids:

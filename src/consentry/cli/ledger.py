@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from consentry.cli import params
-from consentry.errors import NotFound, OptionError
+from consentry.errors import NotFound, OptionError, UserError
 
 ledger_app = typer.Typer(help="The consent ledger: events, requests, notices, members.", no_args_is_help=True)
 audit_app = typer.Typer(help="The ledger's audit chain.", no_args_is_help=True)
@@ -31,19 +31,28 @@ def _ledger(url: Optional[str], create: bool = False):  # noqa: ANN202 - keeps t
     ledger = Ledger(url)
     if create:
         return ledger.create()
-    revision = ledger.schema_revision()
-    if revision is None:
-        console.print(f"[red]no ledger at {ledger!r}: run `consentry ledger init` or `consentry ledger import DIR`[/]")
+    try:
+        _require_current_schema(ledger)
+    except UserError:
         ledger.close()
-        raise typer.Exit(1)
+        raise
+    return ledger
+
+
+def _require_current_schema(ledger) -> None:  # noqa: ANN001 - keeps the import lazy
+    """Refuse a database that holds no ledger, or one at another schema revision, with one line.
+
+    Why not read it anyway: an empty or old schema answers every query wrongly or with
+    a database error; the user can act on "run `consentry ledger init`"."""
     from consentry.ledger.migrate import head_revision
 
+    revision = ledger.schema_revision()
+    if revision is None:
+        raise NotFound(f"no ledger at {ledger!r}: the database holds no ledger tables; run `consentry ledger init` "
+                       "or `consentry ledger import DIR` first, or give --url")
     if revision != head_revision():
-        console.print(f"[red]the ledger at {ledger!r} has schema {revision}, this consentry needs {head_revision()}: "
-                      f"run `consentry ledger init` to upgrade it[/]")
-        ledger.close()
-        raise typer.Exit(1)
-    return ledger
+        raise UserError(f"the ledger at {ledger!r} has schema {revision}, this consentry needs {head_revision()}: "
+                        "run `consentry ledger init` to upgrade it")
 
 
 @ledger_app.command("init")

@@ -203,6 +203,9 @@ def explain_cmd(
     read_ledger(con, ledger_url, no_ledger)
     if member is not None:
         e = explain_member(con, p, member, as_of, purpose)
+        if not (e.found or e.issues or any(x.items for x in e.purposes)):  # nothing of this member anywhere
+            raise NotFound(f"--member {member!r}: no member, item or quarantined row with this id in "
+                           f"{network or get_settings().network}")
     else:
         try:
             e = explain_item(con, p, item, as_of, purpose or "genai_training")

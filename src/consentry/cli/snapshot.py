@@ -211,12 +211,34 @@ def verify_erasure(
         _fail(f"--root {root}: no such snapshots directory")
     if network is not None and not network.is_dir():
         _fail(f"--network {network}: no such export directory")
+    if network is not None:
+        _require_items(network)
     network = network or settings.network
     report = run(root or settings.snapshots, network if network.is_dir() else None, ledger=_ledger(settings),
                  home=settings.home, models_dir=settings.models, missing_ok=root is None)
     console.print(report.text())
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _require_items(network: Path) -> None:
+    """An export given to verify-erasure must hold a readable items table: its original
+    texts are what the sweep looks for, so without them "OK" would prove nothing."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from consentry.network.reader import table_files
+
+    files = table_files(network, "items") or sorted(network.glob("items*.parquet"))
+    if not files:
+        _fail(f"--network {network}: no items table (items.parquet, items.jsonl or items/); give the export "
+              "that holds the original texts")
+    for f in files:
+        if f.suffix == ".parquet":
+            try:
+                pq.ParquetFile(f).close()
+            except (pa.ArrowException, OSError) as exc:
+                _fail(f"--network {f}: not a readable Parquet file ({str(exc).splitlines()[0]})")
 
 
 def _fail(message: str) -> None:

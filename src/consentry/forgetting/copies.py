@@ -4,7 +4,8 @@
 and reuse it; the job matcher caches embeddings by content hash under
 `models/embeddings/`. An erasure must reach them too. A staged export keeps its
 rows (the plan must still see every item, and exclude it as `erased`) but loses the
-erased texts and the quarantined raw rows; the center's export bundles of a member
+erased texts, the quarantined raw rows and, for an erased account, the member's
+personal fields (`MEMBER_PERSONAL`: the member row and its ids stay); the center's export bundles of a member
 who asked for an erasure are deleted; a cache loses the erased hashes.
 
 The set of what is erased comes from the ledger, the system of record: every
@@ -29,6 +30,8 @@ import pyarrow.parquet as pq
 from consentry.snapshots import layout
 
 ERASE_KINDS = ("erase_items", "erase_account", "erase_ai_data")
+MEMBER_PERSONAL = ("display_name", "handle", "birth_date")
+"""The personal fields of a staged member row that an account erasure blanks (as the ledger shreds them)."""
 STALE_STAGING_S = 3600
 """A hidden staging directory older than this is a killed staging's leftover, not one in progress."""
 
@@ -41,6 +44,7 @@ class Erased:
     items: dict[str, str] = field(default_factory=dict)  # item_id -> request_id
     pending: list[str] = field(default_factory=list)  # request ids not yet processed
     owners: set[str] = field(default_factory=set)  # members who asked to erase single items
+    accounts: set[str] = field(default_factory=set)  # members who asked to erase their whole account
 
     def __bool__(self) -> bool:
         return bool(self.members or self.items)
@@ -67,7 +71,19 @@ def erased_in_ledger(ledger: Any) -> Erased:
                 out.items.setdefault(i, r["request_id"])
         else:
             out.members.setdefault(r["member_id"], r["request_id"])
+            if r["kind"] == "erase_account":
+                out.accounts.add(r["member_id"])
     return out
+
+
+def _personal_hit(t: pa.Table, accounts: set[str]) -> tuple[pa.ChunkedArray, list[str]]:
+    """Rows of erased accounts that still hold a personal field, and which fields the table has."""
+    fields = [f for f in MEMBER_PERSONAL if f in t.column_names]
+    held = None
+    for f in fields:
+        held = pc.is_valid(t.column(f)) if held is None else pc.or_(held, pc.is_valid(t.column(f)))
+    mine = pc.is_in(t.column("member_id"), value_set=pa.array(sorted(accounts), pa.string()))
+    return (pc.and_(mine, held) if held is not None else pc.and_(mine, pa.scalar(False))), fields
 
 
 def _hit(t: pa.Table, erased: Erased) -> pa.ChunkedArray:
@@ -105,6 +121,13 @@ def staged_findings(staged_root: Path, erased: Erased) -> list[tuple[str, str, s
         left = t.filter(pc.and_(_hit(t, erased), pc.is_valid(t.column("text"))))
         for r in left.select(["item_id", "member_id"]).to_pylist():
             out.append((str(path), r["item_id"], erased.request_of(r["item_id"], r["member_id"]) or "?"))
+        members = d / "members.parquet"
+        if erased.accounts and members.exists():
+            m = pq.read_table(members)
+            hit, fields = _personal_hit(m, erased.accounts)
+            for r in m.filter(hit).select(["member_id"]).to_pylist():
+                out.append((str(members), "?", f"member {r['member_id']} keeps {'/'.join(fields)} after an "
+                            f"account erasure ({erased.members.get(r['member_id'], '?')})"))
         q = d / "quarantine.jsonl"
         if q.exists():
             from consentry.forgetting.erase import _quarantine_hit
@@ -143,6 +166,9 @@ def scrub_staged(staged_root: Path, erased: Erased) -> list[Path]:
                 _fsync(tmp)
                 os.replace(tmp, path)
                 changed.append(path)
+        members = d / "members.parquet"
+        if erased.accounts and members.exists() and _scrub_members(members, erased.accounts):
+            changed.append(members)
         q = d / "quarantine.jsonl"
         if q.exists() and q.stat().st_size:
             from consentry.forgetting.erase import _quarantine_hit
@@ -153,6 +179,22 @@ def scrub_staged(staged_root: Path, erased: Erased) -> list[Path]:
                 layout.write_atomic(q, "".join(kept).encode("utf-8"))
                 changed.append(q)
     return changed
+
+
+def _scrub_members(path: Path, accounts: set[str]) -> bool:
+    """Blank the personal fields of erased accounts' rows in a staged members file (one rename)."""
+    t = pq.read_table(path)
+    hit, fields = _personal_hit(t, accounts)
+    if not pc.any(hit).as_py():
+        return False
+    for f in fields:
+        i = t.schema.get_field_index(f)
+        t = t.set_column(i, t.schema.field(f), pc.if_else(hit, pa.scalar(None, t.schema.field(f).type), t.column(f)))
+    tmp = path.with_name(f"{layout.TMP_PREFIX}{path.name}")
+    pq.write_table(t, tmp, compression="zstd", compression_level=1)
+    _fsync(tmp)
+    os.replace(tmp, path)
+    return True
 
 
 def export_dirs(home: Path, erased: Erased) -> list[Path]:

@@ -9,7 +9,8 @@ unfinished erasure, not a success). Checks, each a finding when it fails:
   an erased member's id or an erased content hash, and no text contains an erased
   item's original text (Aho-Corasick over the originals read from the export);
   quarantine files are searched too, since they keep raw rows;
-- staged exports (`$CONSENTRY_HOME/staged/`): no erased item keeps its text;
+- staged exports (`$CONSENTRY_HOME/staged/`): no erased item keeps its text, no erased
+  account its display name, handle or birth date (`members.parquet`);
 - the center's export bundles (`exports/<member>/`): none left for a member who asked
   for an erasure;
 - caches keyed by content hash (`models/embeddings/`): no erased hash;

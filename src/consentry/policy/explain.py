@@ -159,6 +159,8 @@ class MemberExplanation:
     purposes: list[PurposeExplanation]
     requests: list[dict[str, Any]]
     notices: list[dict[str, Any]]
+    issues: list[str] = field(default_factory=list)
+    """Why the member's rows were quarantined (staging's `member_issues`: "file row N: field: error")."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -169,7 +171,9 @@ class MemberExplanation:
             head.append("  No version of the pack was in force at this date: nothing is allowed.")
         else:
             head.append(f"  Version {self.version} in force since {self.effective_from} ({self.version_note})")
-        if not self.found:
+        if self.issues:  # the real reason, not "no record": the rows exist but contradict or cannot be read
+            head += [f"  Member record malformed ({e}): every item is excluded as malformed." for e in self.issues]
+        elif not self.found:
             head.append("  No member record: every item is excluded as malformed.")
         head.append(f"  Jurisdiction: {self.jurisdiction.text()}")
         age = "unknown birth date" if self.birth_date is None else f"age {self.age} (born {self.birth_date})"
@@ -323,7 +327,7 @@ def explain_member(
         version_note=version.note if version else "", found=bool(member), residence=residence,
         birth_date=member.get("birth_date"), age=_age(member.get("birth_date"), t),
         is_member=member.get("is_member"), closed_at=member.get("closed_at"), jurisdiction=jur,
-        purposes=pexpl, requests=reqs, notices=notices,
+        purposes=pexpl, requests=reqs, notices=notices, issues=member_issues(con, member_id),
     )
 
 
@@ -395,3 +399,14 @@ def _context(d, item, member: MemberExplanation | None, version, purpose: Purpos
         erase = [r["at"] for r in member.requests if r["counted"] and r["kind"].startswith("erase")]
         ctx.update(erase_at=_fmt(erase[-1]) if erase else "?")
     return ctx
+
+
+def member_issues(con: duckdb.DuckDBPyConnection, member_id: str) -> list[str]:
+    """What staging quarantined about the member (`member_issues`: contradictory or unreadable
+    rows), as "table: file row N: field: error"; empty when the export has no such table."""
+    from consentry.policy.decide import existing_relations
+
+    if "member_issues" not in existing_relations(con):
+        return []
+    rows = _rows(con, f'SELECT "table", error FROM member_issues WHERE member_id = {_q(member_id)} ORDER BY 1, 2')
+    return [f"{r['table']}: {r['error']}" for r in rows]
