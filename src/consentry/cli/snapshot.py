@@ -29,13 +29,12 @@ def _root(root: Path | None) -> Path:
 
 @snapshot_app.command()
 def build(
-    purpose: str = typer.Option(..., "--purpose", help="genai_training, ml_personalization, ...",
-                                callback=params.purpose),
+    purpose: params.Purpose = typer.Option(..., "--purpose", help="what the snapshot is for", callback=params.plain),
     pack: str = typer.Option(..., "--pack", help="policy pack name or YAML path", callback=params.pack),
     as_of: str = typer.Option(..., "--as-of", help="decision time T (ISO 8601, UTC)", callback=params.as_of),
     network: Path = typer.Option(None, "--network", help="export directory (default: $CONSENTRY_HOME/network)",
                                  callback=params.export_dir),
-    engine: str = typer.Option("duckdb", "--engine", help="duckdb or spark"),
+    engine: params.Engine = typer.Option("duckdb", "--engine", help="the engine that runs the decision plan"),
     shards: int = typer.Option(None, "--shards", min=1, help="number of shards (default: the pack's)"),
     workers: int = typer.Option(None, "--workers", min=1, help="redaction processes (default: all cores)"),
     root: Path = typer.Option(None, "--root", help="snapshots directory (default: $CONSENTRY_HOME/snapshots)"),
@@ -46,8 +45,6 @@ def build(
     from consentry.settings import get_settings
     from consentry.snapshots.build import build_snapshot
 
-    if engine not in ("duckdb", "spark"):
-        raise typer.BadParameter("use duckdb or spark", param_hint="--engine")
     settings = get_settings()
     network = network or settings.network
     if not network.exists():
@@ -93,7 +90,7 @@ def _summary(m) -> None:  # noqa: ANN001 - a Manifest
 
 @snapshot_app.command("list")
 def list_(
-    purpose: str = typer.Option(None, "--purpose", callback=params.purpose),
+    purpose: params.Purpose = typer.Option(None, "--purpose", callback=params.plain),
     root: Path = typer.Option(None, "--root", callback=params.existing_dir),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:

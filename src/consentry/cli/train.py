@@ -50,8 +50,8 @@ def _train(kind: str, purpose: str | None, version: str | None, slices: int, see
 
 @train_app.command("assistant")
 def train_assistant(
-    purpose: Optional[str] = typer.Option(None, "--purpose", help="snapshot purpose (default genai_training)",
-                                          callback=params.purpose),
+    purpose: Optional[params.Purpose] = typer.Option(None, "--purpose", help="snapshot purpose (default genai_training)",
+                                          callback=params.plain),
     version: Optional[str] = typer.Option(None, "--version", help="snapshot version (default: latest)"),
     slices: int = typer.Option(4, "--slices", min=1),
     seed: int = typer.Option(1234, "--seed"),
@@ -66,8 +66,8 @@ def train_assistant(
 
 @train_app.command("matcher")
 def train_matcher(
-    purpose: Optional[str] = typer.Option(None, "--purpose", help="snapshot purpose (default ml_personalization)",
-                                          callback=params.purpose),
+    purpose: Optional[params.Purpose] = typer.Option(None, "--purpose", help="snapshot purpose (default ml_personalization)",
+                                          callback=params.plain),
     version: Optional[str] = typer.Option(None, "--version", help="snapshot version (default: latest)"),
     slices: int = typer.Option(4, "--slices", min=1),
     seed: int = typer.Option(1234, "--seed"),
