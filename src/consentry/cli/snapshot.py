@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from consentry.cli import params
+from consentry.cli import params, tables
 
 if TYPE_CHECKING:
     from consentry.ledger.store import Ledger
@@ -93,11 +93,11 @@ def list_(
     purpose: params.Purpose = typer.Option(None, "--purpose", callback=params.plain),
     root: Path = typer.Option(None, "--root", callback=params.existing_dir),
     as_json: bool = typer.Option(False, "--json"),
+    wide: bool = tables.WideOpt,
 ) -> None:
-    """Published snapshots, oldest first."""
+    """Published snapshots, oldest first (--wide: engine, excluded, forgotten, content hash)."""
     from consentry.snapshots.catalog import list_snapshots
 
-    t = Table()
     snaps = list_snapshots(_root(root), purpose)
     if as_json:
         typer.echo(json.dumps([{"snapshot": s.ref, "path": str(s.path), "unfinished_forget": s.unfinished_forget,
@@ -105,19 +105,28 @@ def list_(
                    include={"pack", "pack_version", "as_of", "engine", "content_hash", "counts"})}
                    for s in snaps], indent=2))
         return
-    t.add_column("snapshot", no_wrap=True)
-    t.add_column("pack", no_wrap=True)
-    for col in ("as_of", "engine", "included", "excluded", "forgotten", "content hash", "state"):
-        t.add_column(col)
+    t = tables.listing()
+    for col in ("snapshot", "pack", "as of"):
+        tables.key_column(t, col)
+    if wide:
+        tables.key_column(t, "engine")
+    tables.key_column(t, "included", justify="right")
+    if wide:
+        for col in ("excluded", "forgotten"):
+            tables.key_column(t, col, justify="right")
+        tables.key_column(t, "content hash")
+    t.add_column("state")
     unfinished = []
     for s in snaps:
         m = s.manifest
         why = s.unfinished_forget
         if why:
             unfinished.append(why)
-        t.add_row(s.ref, m.pack_ref, f"{m.as_of:%Y-%m-%d}", m.engine, f"{m.counts.get('included', 0):,}",
-                  f"{m.counts.get('excluded', 0):,}", f"{m.counts.get('forgotten', 0):,}", m.content_hash[:16],
-                  "[red]FORGET UNFINISHED[/red]" if why else "ok")
+        c = m.counts
+        row = [s.ref, m.pack_ref, f"{m.as_of:%Y-%m-%d}", *([m.engine] if wide else []), f"{c.get('included', 0):,}",
+               *([f"{c.get('excluded', 0):,}", f"{c.get('forgotten', 0):,}", m.content_hash[:16]] if wide else []),
+               "[red]FORGET UNFINISHED[/red]" if why else "ok"]
+        t.add_row(*row)
     console.print(t)
     for why in unfinished:
         console.print(f"[red]{why}[/red]; run consentry forget --resume (or --pending)", soft_wrap=True)
