@@ -111,7 +111,10 @@ def process(as_json: bool = typer.Option(False, "--json", help="print the outcom
     from consentry.policy.packs import load_pack
 
     src = _sources()
-    outcomes = fulfil.process_exports(src, load_pack(CenterSettings().pack))
+    from consentry.cli.progress import working
+
+    with working("requests process: writing export bundles"):
+        outcomes = fulfil.process_exports(src, load_pack(CenterSettings().pack))
     left = [r for r in fulfil.open_requests(src)]
     if as_json:
         typer.echo(json.dumps({"outcomes": [o.__dict__ for o in outcomes], "open": len(left),

@@ -218,8 +218,11 @@ def verify_erasure(
     if network is not None and not network.is_dir():
         _fail(f"--network {network}: no such export directory")
     network = network or settings.network
-    report = run(root or settings.snapshots, network if network.is_dir() else None, ledger=_ledger(settings),
-                 home=settings.home, models_dir=settings.models, missing_ok=root is None)
+    from consentry.cli.progress import working
+
+    with working("verify-erasure: checking every copy of the data under the home"):
+        report = run(root or settings.snapshots, network if network.is_dir() else None, ledger=_ledger(settings),
+                     home=settings.home, models_dir=settings.models, missing_ok=root is None)
     console.print(report.text())
     if not report.ok:
         raise typer.Exit(1)
