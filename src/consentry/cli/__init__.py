@@ -10,7 +10,9 @@ import importlib
 import os
 
 import typer
+from typer.core import TyperOption
 
+from consentry import __version__
 from consentry.cli.errors import OneLineErrors
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -25,6 +27,31 @@ app = typer.Typer(
 )
 
 AREAS = ("network", "ledger", "policy", "redact", "snapshot", "forget", "train", "center", "requests", "demo")
+
+
+
+def _flag_type(self: TyperOption, ctx: typer.Context) -> str | None:
+    """No type column for a flag: `--quiet` takes no value, so `<bool>` beside it misleads."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+_option_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]  # Typer 0.29 labels every flag <bool>
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"consentry {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="print consentry's version and exit"),
+) -> None:
+    """Train AI on member data only where consent and jurisdiction allow, and prove it."""
+
 
 for _area in AREAS:
     try:

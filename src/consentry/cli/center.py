@@ -15,6 +15,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
     port: int = typer.Option(8000, min=1, max=65535, help="port to listen on"),
     workers: int = typer.Option(1, min=1, help="uvicorn worker processes"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="also log the ledger migrations (Alembic)"),
 ) -> None:
     """Run the privacy center (member pages, admin, JSON API) with uvicorn.
 
@@ -32,6 +33,7 @@ def serve(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.INFO if verbose else logging.WARNING)
     # uvicorn's access log prints query strings (sign-in tokens); ours logs route templates only.
     if workers > 1:
         uvicorn.run("consentry.center.app:create_app", factory=True, host=host, port=port, workers=workers,

@@ -136,7 +136,8 @@ class OneLineErrors(TyperGroup):
             if type(exc).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
                 ctx = getattr(exc, "ctx", None)
                 hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
-                typer.echo(f"error: {one_line(exc.format_message())}{hint}", err=True)
+                message = one_line(exc.format_message()).replace(": Value error, ", ": ")  # Typer's wording of a Choice
+                typer.echo(f"error: {message}{hint}", err=True)
         except Exception as exc:
             if os.environ.get("CONSENTRY_DEBUG") and not isinstance(exc, UserError):
                 raise

@@ -26,8 +26,11 @@ def forget(
 
     if not request and not pending and not resume:
         _fail("give --request ID, --pending or --resume")
+    from consentry.cli.progress import forget_steps
+
     try:
-        report = run(request_id=request, pending=pending, resume=resume, retrain=not no_retrain)
+        with forget_steps():
+            report = run(request_id=request, pending=pending, resume=resume, retrain=not no_retrain)
     except KeyError as exc:
         _fail(str(exc.args[0]))
     except ForgetError as exc:

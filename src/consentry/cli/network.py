@@ -22,7 +22,7 @@ def generate(
     members: int = typer.Option(1000, "--members", "-n", min=1, help="number of members (incl. ~3% non-members)"),
     seed: int = typer.Option(0, "--seed", help="random seed; same seed, same bytes"),
     out: Path = typer.Option(None, "--out", help="output directory (default: $CONSENTRY_HOME/network)"),
-    fmt: str = typer.Option("parquet", "--format", help="parquet or jsonl"),
+    fmt: params.NetworkFormat = typer.Option("parquet", "--format", help="file format of the tables"),
     occupations: Path = typer.Option(None, "--occupations", help="an ESCO occupations_en.csv (default: the copy shipped with consentry)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
@@ -31,8 +31,6 @@ def generate(
     from consentry.settings import get_settings
 
     out = out or get_settings().network
-    if fmt not in ("parquet", "jsonl"):
-        raise typer.BadParameter("use parquet or jsonl", param_hint="--format")
     if occupations is not None and not occupations.is_file():  # never a silent fallback to the default
         raise typer.BadParameter(f"{occupations} is not a file; give an ESCO occupations CSV",
                                  param_hint="--occupations")

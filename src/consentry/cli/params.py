@@ -9,9 +9,20 @@ keep their types. Imports stay inside the callbacks: the CLI starts fast.
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
+from typing import Literal
 
 import typer
+
+from consentry.vocab import PersonPoint, Purpose
+
+# Closed sets: annotate an option with one of these and Click shows the values in
+# --help and refuses any other with the list of accepted ones. `Purpose` and
+# `PersonPoint` come from the vocabulary (one declaration); the two below are the CLI's.
+Engine = Literal["duckdb", "spark"]
+NetworkFormat = Literal["parquet", "jsonl"]
+__all__ = ["Engine", "NetworkFormat", "PersonPoint", "Purpose"]
 
 DECISION_FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".json": "json"}
 TIME_EXAMPLES = "an ISO 8601 date or time, e.g. 2025-01-01, 2025-01-01T12:00:00Z or 2025-01-01T12:00:00+02:00"
@@ -30,13 +41,10 @@ def as_of(value: str | None) -> str | None:
     return value
 
 
-def purpose(value: str | None) -> str | None:
-    """A purpose of the vocabulary."""
-    from consentry.vocab import PURPOSES
-
-    if value is not None and value not in PURPOSES:
-        raise typer.BadParameter(f"{value!r} is not a purpose; one of {', '.join(PURPOSES)}")
-    return value
+def plain(value: Enum | str | None) -> str | None:
+    """A choice as its plain string: Click has already refused anything outside the set
+    (`Purpose` or `PersonPoint` annotation); the commands and the code below them take strings."""
+    return value.value if isinstance(value, Enum) else value
 
 
 def pack(value: str | Path | None) -> str | Path | None:

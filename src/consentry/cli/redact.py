@@ -20,7 +20,7 @@ MembersOpt = typer.Option(
     None, "--members", help="members.parquet/.jsonl (or an export dir) to find mentions of members."
 )
 PersonOpt = typer.Option(
-    "balanced", "--person",
+    "balanced", "--person", callback=params.plain,
     help="PERSON operating point: balanced (best recall-weighted F2) or high_recall (most recall at a "
          "precision no lower than Presidio's on held-out training text)",
 )
@@ -84,7 +84,7 @@ def find(
     inp: Path = typer.Option(..., "--in", exists=True, dir_okay=False, help='JSONL lines {"id", "text"}.'),
     out: Path = typer.Option(..., "--out", help='JSONL lines {"id", "spans": [...]}.'),
     members: Optional[Path] = MembersOpt,
-    person: str = PersonOpt,
+    person: params.PersonPoint = PersonOpt,
     allow: Optional[Path] = AllowOpt,
     workers: Optional[int] = WorkersOpt,
 ) -> None:
@@ -109,7 +109,7 @@ def apply(
                                                 help="Drop texts denser in PII than this."),
     members: Optional[Path] = MembersOpt,
     key_env: str = typer.Option("CONSENTRY_REDACT_KEY", "--key-env", help="Environment variable holding the pseudonym key."),
-    person: str = PersonOpt,
+    person: params.PersonPoint = PersonOpt,
     allow: Optional[Path] = AllowOpt,
     workers: Optional[int] = WorkersOpt,
 ) -> None:
@@ -136,7 +136,7 @@ def eval_(
     data: Path = typer.Option(..., "--data", exists=True, file_okay=False, help="Labeled sets (CoNLL, Presidio JSON) or a synthetic network."),
     sets: Optional[list[str]] = typer.Option(None, "--set", help="Only these sets (file stems)."),
     members: Optional[Path] = MembersOpt,
-    person: str = PersonOpt,
+    person: params.PersonPoint = PersonOpt,
 ) -> None:
     """Precision, recall and F1 per type, exact and overlap matching, per labeled set."""
     from consentry.redact.evaluate import evaluate_dir
@@ -209,7 +209,7 @@ def explain_(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="With --pack: the version in force then (default: now).",
                                         callback=params.as_of),
     members: Optional[Path] = MembersOpt,
-    person: str = PersonOpt,
+    person: params.PersonPoint = PersonOpt,
     allow: Optional[Path] = AllowOpt,
     top: int = typer.Option(5, "--top", min=1, help="Heaviest features shown per PERSON candidate."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object instead of tables."),

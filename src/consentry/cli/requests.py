@@ -9,6 +9,8 @@ from enum import Enum
 
 import typer
 
+from consentry.cli import params
+
 request_app = typer.Typer(help="File a data-subject request or objection for a member (operator channel).",
                           no_args_is_help=True)
 requests_app = typer.Typer(help="Work through open data-subject requests.", no_args_is_help=True)
@@ -84,7 +86,8 @@ def export(
 @request_app.command("object")
 def object_(
     member: str = typer.Argument(..., help="the member's id"),
-    purpose: str = typer.Option(..., "--purpose", help="the purpose objected to, e.g. ml_safety"),
+    purpose: params.Purpose = typer.Option(..., "--purpose", help="the purpose objected to, e.g. ml_safety",
+                                           callback=params.plain),
     withdraw: bool = typer.Option(False, "--withdraw", help="withdraw an earlier objection instead"),
     client_request_id: str | None = IdOpt,
     as_json: bool = typer.Option(False, "--json", help="print the event as JSON"),
@@ -108,7 +111,10 @@ def process(as_json: bool = typer.Option(False, "--json", help="print the outcom
     from consentry.policy.packs import load_pack
 
     src = _sources()
-    outcomes = fulfil.process_exports(src, load_pack(CenterSettings().pack))
+    from consentry.cli.progress import working
+
+    with working("requests process: writing export bundles"):
+        outcomes = fulfil.process_exports(src, load_pack(CenterSettings().pack))
     left = [r for r in fulfil.open_requests(src)]
     if as_json:
         typer.echo(json.dumps({"outcomes": [o.__dict__ for o in outcomes], "open": len(left),

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from consentry.cli import params
+from consentry.cli import params, tables
 
 if TYPE_CHECKING:
     from consentry.ledger.store import Ledger
@@ -29,13 +29,12 @@ def _root(root: Path | None) -> Path:
 
 @snapshot_app.command()
 def build(
-    purpose: str = typer.Option(..., "--purpose", help="genai_training, ml_personalization, ...",
-                                callback=params.purpose),
+    purpose: params.Purpose = typer.Option(..., "--purpose", help="what the snapshot is for", callback=params.plain),
     pack: str = typer.Option(..., "--pack", help="policy pack name or YAML path", callback=params.pack),
     as_of: str = typer.Option(..., "--as-of", help="decision time T (ISO 8601, UTC)", callback=params.as_of),
     network: Path = typer.Option(None, "--network", help="export directory (default: $CONSENTRY_HOME/network)",
                                  callback=params.export_dir),
-    engine: str = typer.Option("duckdb", "--engine", help="duckdb or spark"),
+    engine: params.Engine = typer.Option("duckdb", "--engine", help="the engine that runs the decision plan"),
     shards: int = typer.Option(None, "--shards", min=1, help="number of shards (default: the pack's)"),
     workers: int = typer.Option(None, "--workers", min=1, help="redaction processes (default: all cores)"),
     root: Path = typer.Option(None, "--root", help="snapshots directory (default: $CONSENTRY_HOME/snapshots)"),
@@ -46,8 +45,6 @@ def build(
     from consentry.settings import get_settings
     from consentry.snapshots.build import build_snapshot
 
-    if engine not in ("duckdb", "spark"):
-        raise typer.BadParameter("use duckdb or spark", param_hint="--engine")
     settings = get_settings()
     network = network or settings.network
     if not network.exists():
@@ -93,14 +90,14 @@ def _summary(m) -> None:  # noqa: ANN001 - a Manifest
 
 @snapshot_app.command("list")
 def list_(
-    purpose: str = typer.Option(None, "--purpose", callback=params.purpose),
+    purpose: params.Purpose = typer.Option(None, "--purpose", callback=params.plain),
     root: Path = typer.Option(None, "--root", callback=params.existing_dir),
     as_json: bool = typer.Option(False, "--json"),
+    wide: bool = tables.WideOpt,
 ) -> None:
-    """Published snapshots, oldest first."""
+    """Published snapshots, oldest first (--wide: engine, excluded, forgotten, content hash)."""
     from consentry.snapshots.catalog import list_snapshots
 
-    t = Table()
     snaps = list_snapshots(_root(root), purpose)
     if as_json:
         typer.echo(json.dumps([{"snapshot": s.ref, "path": str(s.path), "unfinished_forget": s.unfinished_forget,
@@ -108,19 +105,28 @@ def list_(
                    include={"pack", "pack_version", "as_of", "engine", "content_hash", "counts"})}
                    for s in snaps], indent=2))
         return
-    t.add_column("snapshot", no_wrap=True)
-    t.add_column("pack", no_wrap=True)
-    for col in ("as_of", "engine", "included", "excluded", "forgotten", "content hash", "state"):
-        t.add_column(col)
+    t = tables.listing()
+    for col in ("snapshot", "pack", "as of"):
+        tables.key_column(t, col)
+    if wide:
+        tables.key_column(t, "engine")
+    tables.key_column(t, "included", justify="right")
+    if wide:
+        for col in ("excluded", "forgotten"):
+            tables.key_column(t, col, justify="right")
+        tables.key_column(t, "content hash")
+    t.add_column("state")
     unfinished = []
     for s in snaps:
         m = s.manifest
         why = s.unfinished_forget
         if why:
             unfinished.append(why)
-        t.add_row(s.ref, m.pack_ref, f"{m.as_of:%Y-%m-%d}", m.engine, f"{m.counts.get('included', 0):,}",
-                  f"{m.counts.get('excluded', 0):,}", f"{m.counts.get('forgotten', 0):,}", m.content_hash[:16],
-                  "[red]FORGET UNFINISHED[/red]" if why else "ok")
+        c = m.counts
+        row = [s.ref, m.pack_ref, f"{m.as_of:%Y-%m-%d}", *([m.engine] if wide else []), f"{c.get('included', 0):,}",
+               *([f"{c.get('excluded', 0):,}", f"{c.get('forgotten', 0):,}", m.content_hash[:16]] if wide else []),
+               "[red]FORGET UNFINISHED[/red]" if why else "ok"]
+        t.add_row(*row)
     console.print(t)
     for why in unfinished:
         console.print(f"[red]{why}[/red]; run consentry forget --resume (or --pending)", soft_wrap=True)
@@ -214,8 +220,11 @@ def verify_erasure(
     if network is not None:
         _require_items(network)
     network = network or settings.network
-    report = run(root or settings.snapshots, network if network.is_dir() else None, ledger=_ledger(settings),
-                 home=settings.home, models_dir=settings.models, missing_ok=root is None)
+    from consentry.cli.progress import working
+
+    with working("verify-erasure: checking every copy of the data under the home"):
+        report = run(root or settings.snapshots, network if network.is_dir() else None, ledger=_ledger(settings),
+                     home=settings.home, models_dir=settings.models, missing_ok=root is None)
     console.print(report.text())
     if not report.ok:
         raise typer.Exit(1)

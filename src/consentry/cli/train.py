@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from consentry.cli import params
+from consentry.cli import params, tables
 from consentry.errors import NotFound
 from consentry.settings import Settings
 
@@ -50,8 +50,8 @@ def _train(kind: str, purpose: str | None, version: str | None, slices: int, see
 
 @train_app.command("assistant")
 def train_assistant(
-    purpose: Optional[str] = typer.Option(None, "--purpose", help="snapshot purpose (default genai_training)",
-                                          callback=params.purpose),
+    purpose: Optional[params.Purpose] = typer.Option(None, "--purpose", help="snapshot purpose (default genai_training)",
+                                          callback=params.plain),
     version: Optional[str] = typer.Option(None, "--version", help="snapshot version (default: latest)"),
     slices: int = typer.Option(4, "--slices", min=1),
     seed: int = typer.Option(1234, "--seed"),
@@ -66,8 +66,8 @@ def train_assistant(
 
 @train_app.command("matcher")
 def train_matcher(
-    purpose: Optional[str] = typer.Option(None, "--purpose", help="snapshot purpose (default ml_personalization)",
-                                          callback=params.purpose),
+    purpose: Optional[params.Purpose] = typer.Option(None, "--purpose", help="snapshot purpose (default ml_personalization)",
+                                          callback=params.plain),
     version: Optional[str] = typer.Option(None, "--version", help="snapshot version (default: latest)"),
     slices: int = typer.Option(4, "--slices", min=1),
     seed: int = typer.Option(1234, "--seed"),
@@ -130,19 +130,23 @@ def _titles(snap: Path, ids: list[str]) -> list[str]:
 
 
 @models_app.command("list")
-def models_list() -> None:
-    """Every model version with its snapshot, status and headline metric."""
+def models_list(wide: bool = tables.WideOpt) -> None:
+    """Every model version with its snapshot, status and headline metric (--wide: parent, created_at)."""
     from consentry.training.registry import Registry
 
-    t = Table()
-    t.add_column("version", no_wrap=True)
-    for col in ("status", "snapshot", "shards", "parent", "metric", "created_at"):
-        t.add_column(col, overflow="fold")
+    t = tables.listing()
+    for col in ("version", "status", "snapshot"):
+        tables.key_column(t, col)
+    tables.key_column(t, "shards", justify="right")
+    tables.key_column(t, "metric")
+    if wide:
+        for col in ("parent", "created_at"):
+            tables.key_column(t, col)
     for v in Registry(Settings().models).versions():
         m = v.get("metrics") or {}
         metric = f"ppl {m['perplexity']}" if m.get("perplexity") else (f"R@10 {m.get('recall@10')}" if "recall@10" in m else "")
         t.add_row(v["version"], v["status"], f"{v['snapshot']['purpose']}/{v['snapshot']['version']}", str(len(v["shards"])),
-                  v.get("parent") or "", metric, v["created_at"][:19])
+                  metric, *([v.get("parent") or "", v["created_at"][:19]] if wide else []))
     console.print(t)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 KILL_ENV = "CONSENTRY_FORGET_KILL_AT"
 
@@ -34,10 +36,23 @@ STEPS = (
 )
 
 _seen: dict[str, int] = {}
+_listeners: list[Callable[[str], None]] = []
+
+
+@contextmanager
+def watching(listener: Callable[[str], None]) -> Iterator[None]:
+    """Call `listener(name)` at every step reached inside the block (the CLI's progress)."""
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
 
 
 def reached(name: str) -> None:
     """Mark a step; kill the process if the environment asks for this one."""
+    for listener in _listeners:
+        listener(name)
     spec = os.environ.get(KILL_ENV)
     if not spec:
         return

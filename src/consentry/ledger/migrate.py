@@ -6,13 +6,27 @@ can create or upgrade any ledger URL with `Ledger.create()` or `consentry ledger
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Connection
+
+def quiet_alembic() -> None:
+    """Only Alembic's warnings: its INFO lines ("Context impl SQLiteImpl", "Will assume
+    transactional DDL", one per revision) would greet every `consentry serve` once the
+    root logger is at INFO. They start at import (plugin set-up), hence before the
+    imports below. A level set explicitly (`serve -v`) is kept."""
+    log = logging.getLogger("alembic")
+    if log.level == logging.NOTSET:
+        log.setLevel(logging.WARNING)
+
+
+quiet_alembic()
+
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from alembic.runtime.migration import MigrationContext  # noqa: E402
+from alembic.script import ScriptDirectory  # noqa: E402
+from sqlalchemy.engine import Connection  # noqa: E402
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
