@@ -327,3 +327,25 @@ def test_staged_members_lose_an_erased_accounts_personal_fields(world, network: 
     again = reader.stage_export(network, settings.home / "staged" / "restaged", progress=False)
     report = _verify(settings, ledger, network)
     assert any(f.file == str(again.dest / "members.parquet") for f in report.findings), report.text()
+
+
+@pytest.mark.parametrize("layout_", ["items/ parts", "items.jsonl", "both"])
+def test_verify_reads_original_texts_however_the_export_holds_items(tmp_path: Path, layout_: str) -> None:
+    """verify-erasure accepts an export whose items are in items/ (as staging does), but read
+    no originals from it, so the sweep for erased texts could find nothing."""
+    import pyarrow as pa
+
+    from consentry.forgetting.verify import original_texts
+
+    net = tmp_path / "net"
+    (net / "items").mkdir(parents=True)
+    rows = [{"item_id": "i1", "member_id": "m1", "text": "Winifred's secret recipe"},
+            {"item_id": "i2", "member_id": "m2", "text": "Casimir's garden notes"}]
+    if layout_ in ("items/ parts", "both"):
+        pq.write_table(pa.Table.from_pylist(rows[:1]), net / "items" / "part-0.parquet")
+    if layout_ == "items/ parts":
+        pq.write_table(pa.Table.from_pylist(rows[1:]), net / "items" / "part-1.parquet")
+    else:
+        (net / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in (rows if layout_ == "items.jsonl"
+                                                                                 else rows[1:])))
+    assert original_texts(net, ["i1"], {"m2"}) == {"i1": rows[0]["text"], "i2": rows[1]["text"]}

@@ -86,13 +86,22 @@ class VerifyReport:
 
 
 def _items_source(network_dir: Path) -> str | None:
-    for name, fn in (("items.parquet", "read_parquet"), ("items.jsonl", "read_json_auto")):
-        p = network_dir / name
-        if p.exists():
-            return f"{fn}('{p}')"
-    parts = sorted(network_dir.glob("items*.parquet"))
-    if parts:
-        return "read_parquet([" + ", ".join(f"'{p}'" for p in parts) + "])"
+    """The export's items as a DuckDB table function: items.parquet, items.jsonl, the parts
+    in items/ (as staging reads them, `reader.table_files`) or items*.parquet."""
+    from consentry.network.reader import table_files
+
+    files = table_files(network_dir, "items") or sorted(network_dir.glob("items*.parquet"))
+    parquet = [f for f in files if f.suffix == ".parquet"]
+    jsonl = [f for f in files if f.suffix == ".jsonl"]
+    lit = lambda fs: "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in fs) + "]"  # noqa: E731
+    if parquet and jsonl:
+        return (f"(SELECT item_id::VARCHAR AS item_id, member_id::VARCHAR AS member_id, text::VARCHAR AS text "
+                f"FROM read_parquet({lit(parquet)}) UNION ALL SELECT item_id::VARCHAR, member_id::VARCHAR, "
+                f"text::VARCHAR FROM read_json_auto({lit(jsonl)}))")
+    if parquet:
+        return f"read_parquet({lit(parquet)})"
+    if jsonl:
+        return f"read_json_auto({lit(jsonl)})"
     return None
 
 
