@@ -30,6 +30,7 @@ CHOICES = [
      ["--purpose", "genai_training", "--pack", "strict", "--as-of", "2025-01-01"]),
     (["network", "generate"], "--format", ["parquet", "jsonl"], []),
     (["redact", "find"], "--person", [p.value for p in PersonPoint], ["--in", "README.md", "--out", "x.jsonl"]),
+    (["redact", "apply"], "--operator", ["mask", "pseudonym"], ["--in", "README.md", "--out", "x.jsonl"]),
     (["request", "object"], "--purpose", PURPOSES, ["m1"]),
     (["train", "assistant"], "--purpose", PURPOSES, []),
 ]
@@ -74,3 +75,12 @@ def test_no_flag_shows_a_bool_metavar() -> None:
         if "<bool>" in res.output:
             shown.append(" ".join(path))
     assert not shown, f"<bool> shown by: {shown}"
+
+
+def test_operator_choices_are_the_redactors() -> None:
+    from typing import get_args
+
+    from consentry.cli import params
+    from consentry.redact.config import RedactConfig
+
+    assert get_args(params.RedactOperator) == get_args(RedactConfig.model_fields["operator"].annotation)
