@@ -12,14 +12,44 @@ from tests.cli.conftest import consentry
 
 
 def test_snapshot_list_and_show_at_80_columns(tmp_path: Path, cli_env: dict[str, str]) -> None:
-    consentry(cli_env, "network", "generate", "--members", "30", "--seed", "1", "--out", "net", "-q", cwd=tmp_path)
-    consentry(cli_env, "snapshot", "build", "--purpose", "third_party_sharing", "--pack", "linkedin-2024",
-              "--as-of", "2025-12-01", "--network", "net", "--no-ledger", "-q", cwd=tmp_path)
+    consentry(
+        cli_env,
+        "network",
+        "generate",
+        "--members",
+        "30",
+        "--seed",
+        "1",
+        "--out",
+        "net",
+        "-q",
+        cwd=tmp_path,
+    )
+    consentry(
+        cli_env,
+        "snapshot",
+        "build",
+        "--purpose",
+        "third_party_sharing",
+        "--pack",
+        "linkedin-2024",
+        "--as-of",
+        "2025-12-01",
+        "--network",
+        "net",
+        "--no-ledger",
+        "-q",
+        cwd=tmp_path,
+    )
     listed = consentry(cli_env, "snapshot", "list", cwd=tmp_path)
     assert max(len(line) for line in listed.splitlines()) <= 80
     assert "…" not in listed, listed
     row = next(line for line in listed.splitlines() if "v0001" in line)
-    assert "third_party_sharing/v0001" in row and "linkedin-2024@2025-11-03" in row and "2025-12-01" in row
+    assert (
+        "third_party_sharing/v0001" in row
+        and "linkedin-2024@2025-11-03" in row
+        and "2025-12-01" in row
+    )
     assert row.split()[-1] == "ok"
 
     wide = consentry({**cli_env, "COLUMNS": "160"}, "snapshot", "list", "--wide", cwd=tmp_path)
