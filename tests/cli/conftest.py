@@ -21,15 +21,28 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     exe = bindir / "consentry"
     exe.write_text(f'#!/bin/sh\nexec {sys.executable} -m consentry "$@"\n')
     exe.chmod(0o755)
-    env = {**os.environ, "CONSENTRY_HOME": str(tmp_path / "home"), "PATH": f"{bindir}:{os.environ['PATH']}",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])),
-           "COLUMNS": "80", "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "CONSENTRY_HOME": str(tmp_path / "home"),
+        "PATH": f"{bindir}:{os.environ['PATH']}",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])),
+        "COLUMNS": "80",
+        "HF_HUB_OFFLINE": "1",
+    }
     for var in ("CONSENTRY_NETWORK_DIR", "CONSENTRY_LEDGER_URL", "CONSENTRY_DEBUG"):
         env.pop(var, None)
     return env
 
 
 def consentry(env: dict[str, str], *args: str, cwd: Path, timeout: int = 300) -> str:
-    res = subprocess.run(["consentry", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    res = subprocess.run(
+        ["consentry", *args],
+        check=False,
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert res.returncode == 0, f"consentry {' '.join(args)}: {res.stdout}{res.stderr}"
     return res.stdout

@@ -22,14 +22,39 @@ PURPOSES = [p.value for p in Purpose]
 
 # command, option, the accepted values, the other options the command requires
 CHOICES = [
-    (["decide"], "--purpose", PURPOSES, ["--pack", "strict", "--as-of", "2025-01-01", "--out", "d.parquet"]),
-    (["explain"], "--purpose", PURPOSES, ["--pack", "strict", "--as-of", "2025-01-01", "--member", "m1"]),
+    (
+        ["decide"],
+        "--purpose",
+        PURPOSES,
+        ["--pack", "strict", "--as-of", "2025-01-01", "--out", "d.parquet"],
+    ),
+    (
+        ["explain"],
+        "--purpose",
+        PURPOSES,
+        ["--pack", "strict", "--as-of", "2025-01-01", "--member", "m1"],
+    ),
     (["snapshot", "build"], "--purpose", PURPOSES, ["--pack", "strict", "--as-of", "2025-01-01"]),
     (["snapshot", "list"], "--purpose", PURPOSES, []),
-    (["snapshot", "build"], "--engine", ["duckdb", "spark"],
-     ["--purpose", "genai_training", "--pack", "strict", "--as-of", "2025-01-01"]),
+    (
+        ["snapshot", "build"],
+        "--engine",
+        ["duckdb", "spark"],
+        ["--purpose", "genai_training", "--pack", "strict", "--as-of", "2025-01-01"],
+    ),
     (["network", "generate"], "--format", ["parquet", "jsonl"], []),
-    (["redact", "find"], "--person", [p.value for p in PersonPoint], ["--in", "README.md", "--out", "x.jsonl"]),
+    (
+        ["redact", "find"],
+        "--person",
+        [p.value for p in PersonPoint],
+        ["--in", "README.md", "--out", "x.jsonl"],
+    ),
+    (
+        ["redact", "apply"],
+        "--operator",
+        ["mask", "pseudonym"],
+        ["--in", "README.md", "--out", "x.jsonl"],
+    ),
     (["request", "object"], "--purpose", PURPOSES, ["m1"]),
     (["train", "assistant"], "--purpose", PURPOSES, []),
 ]
@@ -45,8 +70,12 @@ def test_version_prints_the_single_version_source() -> None:
     assert res.output.strip() == f"consentry {consentry.__version__}"
 
 
-@pytest.mark.parametrize(("cmd", "opt", "values", "rest"), CHOICES, ids=lambda v: v if isinstance(v, str) else None)
-def test_closed_sets_are_choices(cmd: list[str], opt: str, values: list[str], rest: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("cmd", "opt", "values", "rest"), CHOICES, ids=lambda v: v if isinstance(v, str) else None
+)
+def test_closed_sets_are_choices(
+    cmd: list[str], opt: str, values: list[str], rest: list[str]
+) -> None:
     helped = runner.invoke(app, [*cmd, "--help"], env={"COLUMNS": "400"})
     assert helped.exit_code == 0
     assert _plain("|".join(values)) in _plain(helped.output), f"{opt} lists its values in --help"
@@ -59,7 +88,7 @@ def test_closed_sets_are_choices(cmd: list[str], opt: str, values: list[str], re
 
 
 def test_no_flag_shows_a_bool_metavar() -> None:
-    def walk(cmd, path):  # noqa: ANN001, ANN202
+    def walk(cmd, path):
         subs = getattr(cmd, "commands", None)
         if subs:
             for name, sub in subs.items():
@@ -74,3 +103,14 @@ def test_no_flag_shows_a_bool_metavar() -> None:
         if "<bool>" in res.output:
             shown.append(" ".join(path))
     assert not shown, f"<bool> shown by: {shown}"
+
+
+def test_operator_choices_are_the_redactors() -> None:
+    from typing import get_args
+
+    from consentry.cli import params
+    from consentry.redact.config import RedactConfig
+
+    assert get_args(params.RedactOperator) == get_args(
+        RedactConfig.model_fields["operator"].annotation
+    )

@@ -19,8 +19,13 @@ Ledger({url!r}).create()
 
 def _log(tmp_path: Path, verbose: bool) -> str:
     url = f"sqlite:///{tmp_path / ('v' if verbose else 'q')}.sqlite"
-    res = subprocess.run([sys.executable, "-c", SCRIPT.format(url=url, verbose=verbose)],
-                         capture_output=True, text=True, timeout=120, check=True)
+    res = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(url=url, verbose=verbose)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return res.stderr
 
 

@@ -29,18 +29,27 @@ def test_watching_sees_every_step_and_stops_after() -> None:
     assert seen == ["run_journal", "shard_rewritten"]
 
 
-def test_forget_shows_its_steps_on_a_terminal(tmp_path: Path, network: Path, redaction_key: None,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_forget_shows_its_steps_on_a_terminal(
+    tmp_path: Path, network: Path, redaction_key: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from consentry.ledger.store import Ledger
     from consentry.settings import Settings
 
     settings = Settings(home=tmp_path / "home")
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}").create()
-    m = build_snapshot(network, "strict", "ml_personalization", AS_OF, settings.snapshots, workers=1)
+    m = build_snapshot(
+        network, "strict", "ml_personalization", AS_OF, settings.snapshots, workers=1
+    )
     snap = catalog.load(settings.snapshots, "ml_personalization", m.version)
     member = pq.read_table(snap.path / layout.LINEAGE).column("member_id")[0].as_py()
-    ledger.append_event(member, "ml_personalization", "opt_out", "settings", dt.datetime.now(dt.UTC),
-                        client_request_id="progress-test")
+    ledger.append_event(
+        member,
+        "ml_personalization",
+        "opt_out",
+        "settings",
+        dt.datetime.now(dt.UTC),
+        client_request_id="progress-test",
+    )
 
     screen = io.StringIO()
     monkeypatch.setattr(progress, "console", Console(file=screen, force_terminal=True, width=100))

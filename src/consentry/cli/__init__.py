@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from typing import Any
 
 import typer
 from typer.core import TyperOption
@@ -30,13 +31,14 @@ AREAS = ("network", "ledger", "policy", "redact", "snapshot", "forget", "train",
 
 
 
-def _flag_type(self: TyperOption, ctx: typer.Context) -> str | None:
+def _flag_type(self: TyperOption, ctx: Any) -> str | None:  # Any: Typer's own vendored click.Context
     """No type column for a flag: `--quiet` takes no value, so `<bool>` beside it misleads."""
     return None if self.is_flag else _option_type(self, ctx)
 
 
 _option_type = TyperOption.display_type_rich
-TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]  # Typer 0.29 labels every flag <bool>
+# Typer 0.29 labels every flag <bool>
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 
 def _version(value: bool) -> None:

@@ -22,7 +22,8 @@ from consentry.vocab import PersonPoint, Purpose
 # `PersonPoint` come from the vocabulary (one declaration); the two below are the CLI's.
 Engine = Literal["duckdb", "spark"]
 NetworkFormat = Literal["parquet", "jsonl"]
-__all__ = ["Engine", "NetworkFormat", "PersonPoint", "Purpose"]
+RedactOperator = Literal["mask", "pseudonym"]  # RedactConfig.operator's (a test keeps them equal)
+__all__ = ["Engine", "NetworkFormat", "PersonPoint", "Purpose", "RedactOperator"]
 
 DECISION_FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".json": "json"}
 TIME_EXAMPLES = "an ISO 8601 date or time, e.g. 2025-01-01, 2025-01-01T12:00:00Z or 2025-01-01T12:00:00+02:00"

@@ -24,6 +24,7 @@ def working(text: str) -> Iterator[Callable[[str], None]]:
     comes next, drawn at once (a step shorter than the refresh interval still shows)."""
     spinner = Spinner("dots", text, style="green")
     with Live(spinner, console=console, transient=True, refresh_per_second=12.5) as live:
+
         def say(now: str) -> None:
             spinner.update(text=now)
             live.refresh()
@@ -51,6 +52,7 @@ def forget_steps() -> Iterator[None]:
 
     shards = 0
     with working("forget: reading the ledger and planning the run") as say:
+
         def step(name: str) -> None:
             nonlocal shards
             if name == "shard_rewritten":

@@ -104,7 +104,8 @@ def find(
 def apply(
     inp: Path = typer.Option(..., "--in", exists=True, dir_okay=False, help='JSONL lines {"id", "text"}.'),
     out: Path = typer.Option(..., "--out", help='JSONL lines {"id", "text", "pii_count", "dropped"}.'),
-    operator: str = typer.Option("mask", "--operator", help="mask | pseudonym"),
+    operator: params.RedactOperator = typer.Option("mask", "--operator",
+                                                   help="mask writes [TYPE]; pseudonym a consistent fake value"),
     max_density: Optional[float] = typer.Option(0.5, "--max-density", min=0.0, max=1.0,
                                                 help="Drop texts denser in PII than this."),
     members: Optional[Path] = MembersOpt,
@@ -117,8 +118,6 @@ def apply(
     from consentry.redact import RedactConfig, Redactor
     from consentry.redact.jsonl import apply_file, load_directory
 
-    if operator not in ("mask", "pseudonym"):
-        raise typer.BadParameter("--operator must be mask or pseudonym")
     key = os.environ.get(key_env, "").encode() or None
     if operator == "pseudonym" and not key:
         raise typer.BadParameter(f"--operator pseudonym needs a secret key in ${key_env}")

@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import typer
 from rich import box
+from rich.console import JustifyMethod
 from rich.table import Table
 
-WideOpt = typer.Option(False, "--wide", "-w", help="every column (needs a wide terminal); --json for scripts")
+WideOpt = typer.Option(
+    False, "--wide", "-w", help="every column (needs a wide terminal); --json for scripts"
+)
 
 
 def listing(title: str | None = None) -> Table:
     """A borderless table with a rule under its header: two columns of text cost one space."""
-    return Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0), pad_edge=False)
+    return Table(
+        title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0), pad_edge=False
+    )
 
 
-def key_column(t: Table, name: str, justify: str = "left") -> None:
-    """A column whose values must stay whole (ids, versions, pack refs, dates): never wrapped or cut."""
-    t.add_column(name, no_wrap=True, justify=justify)  # type: ignore[arg-type]
+def key_column(t: Table, name: str, justify: JustifyMethod = "left") -> None:
+    """A column whose values must stay whole (ids, versions, pack refs, dates): never wrapped."""
+    t.add_column(name, no_wrap=True, justify=justify)
