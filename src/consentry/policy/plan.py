@@ -273,14 +273,14 @@ def member_decisions_sql(
     item query uses: there is no second implementation of a rule.
     """
     c = _compile(pack, purpose, as_of, dialect, False, member_id)
-    return f"""{c.ctes},
-lk AS (
-  {c.lookup}
-)
+    # Few rows: the reasons list is built per member (the item query's 2^k lookup
+    # table would cost more than the members it serves).
+    reasons = c.d.compact([f"CASE WHEN (f.m_mask & {_bit(r)}) <> 0 THEN {lit(r.value, c.d)} END" for r in c.active])
+    return f"""{c.ctes}
 SELECT f.member_id, {lit(c.purpose.value, c.d)} AS purpose, {c.T} AS as_of,
-       f.m_mask = 0 AS used, lk.reasons, f.jurisdiction,
+       f.m_mask = 0 AS used, {reasons} AS reasons, f.jurisdiction,
        COALESCE(f.legal_basis, 'none') AS legal_basis, {lit(c.pack_label, c.d)} AS pack, f.region_group
-FROM facts f JOIN lk ON lk.mask = f.m_mask"""
+FROM facts f"""
 
 
 @dataclass(frozen=True)
@@ -299,6 +299,7 @@ class _Compiled:
     kind_bits: str
     vis_bits: str
     item_flags: dict[Reason, str]
+    active: list[Reason]
 
     def typed(self, expr: str, column: str) -> str:
         return f"CAST({expr} AS {self.types[column]})" if column in self.types else expr
@@ -494,5 +495,5 @@ facts AS (
   FROM mf
 )"""
     return _Compiled(ctes, lookup, d, purpose, T, pack.label(version), types, where, missing_mask,
-                     kind_bits, vis_bits, item_flags)
+                     kind_bits, vis_bits, item_flags, active)
 
