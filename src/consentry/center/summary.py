@@ -66,6 +66,7 @@ def training_content_summary(model: dict[str, Any], snapshot: Any) -> dict[str, 
             "inputs": sorted((m.inputs.get("watermarks") or {}).keys()),
             "content_kinds": data["kinds"],
             "items": data["items"], "members": data["members"],
+            "pretrained_base": model.get("base"),  # the public base the adapters sit on (training.base)
         },
         "time_range": {"first_item": data["first"], "last_item": data["last"]},
         "regions": {"included_groups": included, "excluded_groups": excluded, "rules": rules, "by_group": by_group},
@@ -111,6 +112,9 @@ def to_markdown(s: dict[str, Any]) -> str:
         f"- {src['description']}",
         f"- {src['items']} items from {src['members']} members. Kinds: {kinds}.",
         f"- Input tables: {', '.join(src['inputs']) or 'n/a'}.",
+        *([f"- Pretrained base (public text, no member data, never retrained by a forget): {b['model']}, file "
+           f"{b['file']} (sha256 {b['sha256']}), licence {b['licence']}, from {b['source']}."]
+          if (b := src.get("pretrained_base")) and b.get("sha256") else []),
         "",
         "## 3. Time range",
         f"- Items created from {tr['first_item']} to {tr['last_item']}.",
