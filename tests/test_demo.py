@@ -39,8 +39,7 @@ def test_demo_without_training_decides_snapshots_and_erases(tmp_path: Path) -> N
 
 @pytest.mark.slow
 def test_demo_trains_forgets_and_verifies(tmp_path: Path) -> None:
-    tiny = {"d_model": 32, "n_layers": 1, "n_heads": 2, "context": 96, "lr": 0.01, "batch_size": 8,
-            "epochs_per_stage": 1, "min_steps_per_stage": 0, "base_steps": 10}  # a token public base
+    tiny = {"base": "tiny", "lora_r": 4, "lora_alpha": 8, "max_tokens": 160}  # the same path on a random tiny Llama
     out, text = _run(tmp_path, assistant_config=tiny, matcher_config={"encoder": "hashed-bow"}, forget_members=2)
     assert "perplexity" in out["trained"]["assistant"]["metrics"]
     models = {s["model"]: s for s in out["forget_models"]}
@@ -48,3 +47,5 @@ def test_demo_trains_forgets_and_verifies(tmp_path: Path) -> None:
     for s in models.values():  # only the forgotten members' shards retrain
         assert 1 <= len(s["shards_retrained"]) <= 2 < s["shards_total"]
     assert "Forgetting in the models" in text
+    assert len(out["drafts"]["before"]) == len(out["drafts"]["after"]) == 3 and "Drafts before" in text
+    assert "membership inference (likelihood ratio" in text and "after the output filter" in text

@@ -48,6 +48,7 @@ class DemoOptions:
     opt_outs: int = 3
     forget_members: int = 5
     train: bool = True
+    full: bool = False  # the larger configuration (`consentry demo --full`)
     assistant_config: dict | None = None  # overrides of AssistantConfig (tests use a tiny model)
     matcher_config: dict | None = None  # overrides of the matcher's config (e.g. {"encoder": "hashed-bow"})
     dates: Sequence[str] = field(default_factory=lambda: (*DATES, dt.date.today().isoformat()))
@@ -113,19 +114,49 @@ def eligibility_table(network: Path, settings: Settings, pack: str, dates: Seque
     return t
 
 
-def _canary_members(network: Path, snapshot_dir: Path, n: int) -> list[str]:
-    """Members whose planted canary reached the snapshot: forgetting them is measurable."""
+#: the assistant's demo sizes: quick (`make demo`, about 8 minutes on 2 cores) and --full
+QUICK_ASSISTANT = {"max_items_per_shard": 8, "epochs_per_stage": 1, "eval_texts": 32}
+FULL_ASSISTANT = {"max_items_per_shard": 64, "epochs_per_stage": 2, "eval_texts": 64}
+QUICK_SLICES, FULL_SLICES = 2, 4
+DRAFT_PROMPTS = ("Excited to share that I started a new job as a data engineer",
+                 "Three lessons I learned from leading my first team",
+                 "We are hiring a nurse in Denver")
+TOKENS_PER_SECOND = 50  # LoRA training on 2 uncontended cores (benchmarks/unlearning.py), for the estimate
+
+
+def _canary_members(network: Path, trained: dict, n: int) -> list[str]:
+    """Members whose planted canary the live assistant trained on (forgetting them is measurable), topped up
+    with other members it trained on."""
     f = network / "truth" / "canaries.parquet"
-    lineage = pq.read_table(snapshot_dir / "lineage.parquet", columns=["item_id", "member_id"])
-    held = set(lineage.column("item_id").to_pylist())
+    held = {i: m for s in trained["shards"] for i, m in zip(s["items"], s["item_members"])}
     picked: list[str] = []
     if f.exists():
         for r in sorted(pq.read_table(f).to_pylist(), key=lambda r: r["member_id"]):
             if r["item_id"] in held and r["member_id"] not in picked:
                 picked.append(r["member_id"])
-    if len(picked) < n:  # top up with other members of the snapshot
-        picked += [m for m in sorted(set(lineage.column("member_id").to_pylist())) if m not in picked]
+    if len(picked) < n:
+        picked += [m for m in sorted(set(held.values())) if m not in picked]
     return picked[:n]
+
+
+def _smallest_shard(snapshot: Path, cfg: dict) -> int:
+    from consentry.training.assistant import AssistantConfig, AssistantTrainer
+
+    sizes = [len(r) for r in AssistantTrainer(AssistantConfig.from_dict(cfg)).prepare(snapshot).values()]
+    return max(1, min((n for n in sizes if n), default=1))
+
+
+def estimate_minutes(snapshot: Path, cfg: dict, n_slices: int, workers: int = 2) -> float:
+    """Training minutes for the assistant, from item counts and the measured training rate."""
+    from consentry.training.assistant import AssistantConfig, AssistantTrainer
+
+    tr = AssistantTrainer(AssistantConfig.from_dict(cfg))
+    tokens = 0
+    for recs in tr.prepare(snapshot).values():
+        n = len(recs)
+        per_stage = [min(n, -(-n // n_slices) * (r + 1)) for r in range(n_slices)]
+        tokens += sum(tr.steps(k) * tr.cfg.batch_size for k in per_stage) * 60  # ~60 tokens per example
+    return round(tokens / TOKENS_PER_SECOND / workers / 60 + 1.5, 1)  # + loading the base, evaluation
 
 
 def _model_lines(summaries: list[dict]) -> Table:
@@ -161,13 +192,16 @@ def _verification_lines(v: dict | None) -> list[str]:
     m = v.get("membership_inference", {})
     if "skipped" in m:
         out.append(f"membership inference: skipped ({m['skipped']})")
-    else:
-        out.append(f"membership-inference AUC on forgotten texts: before {m['auc_before']:.3f}, after {m['auc_after']:.3f} "
-                   f"(0.5 = indistinguishable from never-seen text)")
+    elif m.get("before") and m.get("after"):
+        b, a = m["before"], m["after"]
+        out.append(f"membership inference (likelihood ratio to the base, {m['member_texts']} forgotten vs "
+                   f"{m['never_seen_texts']} never-trained texts): AUC before {b['auc']:.3f} {b['ci95']}, "
+                   f"after {a['auc']:.3f} {a['ci95']}: {m['verdict']}")
     lk = v.get("leakage", {})
     if lk:
-        out.append(f"leakage scan over {lk['drafts']} drafts for {lk['forbidden_strings']} forbidden names/emails/phones: "
-                   f"before {lk['before']['forbidden_hits']} hits, after {lk['after']['forbidden_hits']} hits")
+        out.append(f"leakage scan over {lk['drafts']} drafts of the new model for {lk['forbidden_strings']} forbidden "
+                   f"names/emails/phones: {lk['unfiltered']['forbidden_hits']} hits unfiltered, "
+                   f"{lk['filtered']['forbidden_hits']} after the output filter")
     return out
 
 
@@ -237,8 +271,13 @@ def _train_and_forget(settings: Settings, opts: DemoOptions, console: Console, l
     genai = catalog.load(root, genai_manifest.purpose, genai_manifest.version)
     ml = build_snapshot(network, TRAIN_PACK, "ml_personalization", opts.as_of, root, ledger=ledger)
     ml_dir = catalog.load(root, ml.purpose, ml.version).path
-    trained = train_all(genai.path, settings, matcher_snapshot_dir=ml_dir, assistant_config=opts.assistant_config,
-                        matcher_config=opts.matcher_config)
+    cfg = {**(FULL_ASSISTANT if opts.full else QUICK_ASSISTANT), **(opts.assistant_config or {})}
+    slices = min(FULL_SLICES if opts.full else QUICK_SLICES, _smallest_shard(genai.path, cfg))  # a small network
+    console.print(f"writing assistant: LoRA adapters on SmolLM2-135M-Instruct, up to {cfg.get('max_items_per_shard') or 'all'} "
+                  f"items per shard, {slices} slices; training should take about "
+                  f"{estimate_minutes(genai.path, cfg, slices)} min on 2 cores")
+    trained = train_all(genai.path, settings, matcher_snapshot_dir=ml_dir, assistant_config=cfg,
+                        matcher_config=opts.matcher_config, n_slices=slices, allow_empty=True)
     for kind, v in trained.items():
         if "skipped" in v:
             console.print(f"{kind}: skipped ({v['skipped']})")
@@ -246,7 +285,11 @@ def _train_and_forget(settings: Settings, opts: DemoOptions, console: Console, l
             console.print(f"{kind} {v['version']} on {v['snapshot']}: {v['shards']} shards, "
                           f"{v['timings'].get('total_seconds')} s, metrics {json.dumps(v['metrics'])}")
     out["trained"] = trained
-    members = _canary_members(network, genai.path, opts.forget_members)
+    from consentry.training.registry import Registry
+
+    live = Registry(settings.models).get(trained["assistant"]["version"])
+    drafts_before = _drafts(settings, live["version"])
+    members = _canary_members(network, live, opts.forget_members)
     now = dt.datetime.now(dt.UTC)
     for m in members:
         ledger.append_request(m, "erase_account", now, client_request_id=f"demo-forget-{m}-{now:%Y%m%d%H%M%S}")
@@ -262,6 +305,26 @@ def _train_and_forget(settings: Settings, opts: DemoOptions, console: Console, l
             for line in _verification_lines(s.get("verification")):
                 console.print("  " + line)
     out["forget_models"] = summaries
+    after = next((s["new_version"] for s in summaries if s["model"] == "assistant"), live["version"])
+    drafts_after = _drafts(settings, after)
+    t = Table(title=f"Drafts before ({live['version']}) and after ({after}) the forget, after the output filter",
+              title_justify="left", show_lines=True)
+    t.add_column("before")
+    t.add_column("after")
+    for (b, nb), (a, na) in zip(drafts_before, drafts_after):
+        t.add_row(f"{b} [dim]({nb} masked)[/dim]", f"{a} [dim]({na} masked)[/dim]")
+    console.print(t)
+    out["drafts"] = {"before": drafts_before, "after": drafts_after}
+
+
+def _drafts(settings: Settings, version: str) -> list[tuple[str, int]]:
+    """Three drafts from fixed prompts, through the output filter: (text, spans masked)."""
+    from consentry.training.pipeline import load_assistant
+    from consentry.training.safety import draft_redactor, filter_draft
+
+    ens = load_assistant(settings.models, version)
+    red = draft_redactor(settings)
+    return [filter_draft(red, p, ens.generate(p, max_new=40, seed=i)) for i, p in enumerate(DRAFT_PROMPTS)]
 
 
 def _member_link(settings: Settings, member: str | None) -> str | None:

@@ -51,7 +51,9 @@ def world(tmp_path: Path) -> dict:
 @pytest.mark.slow
 def test_canary_exposure_falls_to_never_trained_level(world: dict, tiny: dict) -> None:
     s: Settings = world["settings"]
-    cfg = {**tiny, "d_model": 48, "epochs_per_stage": 12, "holdout_every": 0}  # strong memorisation
+    cfg = {**tiny, "lora_r": 16, "lora_alpha": 32, "epochs_per_stage": 12, "holdout_every": 0,
+           "target_modules": ["q_proj", "v_proj", "up_proj", "down_proj"],  # strong memorisation
+           "aggregation": "distributions"}  # measured through SISA's exact aggregation (a merged delta dilutes it K-fold)
     v1 = train_version("assistant", world["snap"], s.models, config=cfg, n_slices=2, progress=False, evaluate=False)
     forget = set(world["forget"])
     shards = rewrite_without(world["snap"], forget)
@@ -100,13 +102,19 @@ def test_nothing_to_unlearn_when_the_removed_member_was_never_trained_on(world: 
 def test_membership_auc_separates_a_memorising_model() -> None:
     from consentry.training.verify import mia_auc
 
-    class Fake:  # loss 0.1/byte on "seen" texts, 2.0 on others
-        def text_nll(self, texts):
-            return [((0.1 if t.startswith("seen") else 2.0) * len(t), len(t)) for t in texts]
+    class Fake:  # the adapters make "seen" texts 1.9 nats/token likelier than the base; others unchanged
+        def text_nll(self, texts, base=False):
+            return [((2.0 if base or not t.startswith("seen") else 0.1) * len(t), len(t)) for t in texts]
 
-    assert mia_auc(Fake(), ["seen a", "seen b"], ["new a", "new b"]) == 1.0
-    assert mia_auc(Fake(), ["new c", "new d"], ["new a", "new b"]) == 0.5
+    seen = mia_auc(Fake(), ["seen a", "seen b"], ["new a", "new b"])
+    assert seen["auc"] == 1.0 and seen["ci95"][0] == 1.0
+    none = mia_auc(Fake(), ["new c", "new d"], ["new a", "new b"])
+    assert none["auc"] == 0.5 and none["ci95"][0] <= 0.5 <= none["ci95"][1]
     assert mia_auc(Fake(), [], ["new a"]) is None
+    from consentry.training.verify import mia_verdict
+
+    assert mia_verdict(seen, none)["forgotten_like_never_seen"] is True and mia_verdict(seen, none)["power"]
+    assert "no power" in mia_verdict(none, none)["verdict"]
 
 
 def test_canary_candidates_keep_the_format_and_leak_scan_counts_forbidden_strings() -> None:

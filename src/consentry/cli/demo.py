@@ -13,13 +13,14 @@ def demo(
     seed: int = typer.Option(7, "--seed", help="network seed; same seed, same network"),
     train: bool = typer.Option(True, "--train/--no-train", help="train and forget the models (step 4)"),
     serve: bool = typer.Option(False, "--serve", help="leave the privacy center running at the end"),
+    full: bool = typer.Option(False, "--full", help="the larger assistant configuration (says how long before it starts)"),
 ) -> None:
     """Run the main job on the embedded default: decide, snapshot, forget, train, unlearn."""
     from consentry.demo import DemoError, DemoOptions, run
     from consentry.settings import Settings
 
     try:
-        run(Settings(), DemoOptions(members=members, seed=seed, train=train), console)
+        run(Settings(), DemoOptions(members=members, seed=seed, train=train, full=full), console)
     except DemoError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from consentry.cli import params, tables
-from consentry.errors import NotFound
+from consentry.errors import NotFound, OptionError, UserError
 from consentry.settings import Settings
 
 train_app = typer.Typer(help="Train the SISA-sharded models on a snapshot.", no_args_is_help=True)
@@ -33,8 +33,10 @@ def _snapshot(kind: str, purpose: str | None, version: str | None) -> Path:
     return path
 
 
-def _train(kind: str, purpose: str | None, version: str | None, slices: int, seed: int, config: str | None) -> None:
-    from consentry.training.pipeline import train_version
+def _train(kind: str, purpose: str | None, version: str | None, slices: int, seed: int, config: str | None,
+           shard: int | None = None, workers: int = 1) -> None:
+    from consentry.training.base import BaseModelError
+    from consentry.training.pipeline import ShardDataError, train_version
 
     snap = _snapshot(kind, purpose, version)
     try:
@@ -42,7 +44,17 @@ def _train(kind: str, purpose: str | None, version: str | None, slices: int, see
     except json.JSONDecodeError as exc:
         raise typer.BadParameter(f"not JSON: {exc}", param_hint="--config") from exc
     kw = {"cache_dir": Settings().models / "embeddings"} if kind == "matcher" else None
-    v = train_version(kind, snap, Settings().models, config=cfg, seed=seed, n_slices=slices, trainer_kw=kw)
+    try:
+        v = train_version(kind, snap, Settings().models, config=cfg, seed=seed, n_slices=slices, trainer_kw=kw,
+                          workers=workers, only_shards=None if shard is None else [shard])
+    except (BaseModelError, ShardDataError) as exc:
+        raise UserError(str(exc)) from None
+    except (TypeError, ValueError) as exc:  # unknown or invalid --config keys
+        raise OptionError("--config", config, str(exc)) from None
+    if v.get("registered") is False:
+        console.print(f"trained shard(s) {v['trained']}; not registered yet: shard(s) {v['missing']} still to train "
+                      "(the version is registered when the last shard is done)")
+        return
     console.print(f"[green]{v['version']}[/] trained on {v['snapshot']['purpose']}/{v['snapshot']['version']}: "
                   f"{len(v['shards'])} shards x {slices} slices in {v['timings']['total_seconds']} s")
     console.print(json.dumps(v["metrics"], indent=1))
@@ -55,13 +67,17 @@ def train_assistant(
     version: Optional[str] = typer.Option(None, "--version", help="snapshot version (default: latest)"),
     slices: int = typer.Option(4, "--slices", min=1),
     seed: int = typer.Option(1234, "--seed"),
+    shard: Optional[int] = typer.Option(None, "--shard", min=0,
+                                        help="train only this shard (one job per shard on any scheduler); the version "
+                                             "is registered when every shard is trained"),
+    workers: int = typer.Option(2, "--workers", min=1, help="shards trained side by side (processes, one thread each)"),
     config: Optional[str] = typer.Option(
         None, "--config",
-        help='JSON overrides, e.g. {"d_model": 128}; {"base_corpus": "public.txt"} pretrains the shared base on '
-             'your own public text, {"base_corpus": null} trains every shard from scratch'),
+        help='JSON overrides of the adapters, e.g. {"lora_r": 16, "max_items_per_shard": 200, '
+             '"aggregation": "distributions"}'),
 ) -> None:
-    """Train the writing assistant: one byte-level LM per snapshot shard, all from one public base."""
-    _train("assistant", purpose, version, slices, seed, config)
+    """Train the writing assistant: one LoRA adapter per snapshot shard on SmolLM2-135M-Instruct."""
+    _train("assistant", purpose, version, slices, seed, config, shard, workers)
 
 
 @train_app.command("matcher")
@@ -81,16 +97,23 @@ def assist(
     prompt: str = typer.Argument(..., help="the start of a post"),
     model: Optional[str] = typer.Option(None, "--model", help="registry version (default: live assistant)"),
     seed: int = typer.Option(0, "--seed"),
-    length: int = typer.Option(200, "--length", min=1, help="max new bytes"),
+    length: int = typer.Option(60, "--length", min=1, help="max new tokens"),
 ) -> None:
-    """Draft a post with the live writing assistant."""
+    """Draft a post with the live writing assistant; names of people are masked before it is shown."""
+    from consentry.training.base import BaseModelError
     from consentry.training.pipeline import load_assistant
+    from consentry.training.safety import draft_redactor, filter_draft
 
+    s = Settings()
     try:
-        ens = load_assistant(Settings().models, model)
+        ens = load_assistant(s.models, model)
     except (LookupError, FileNotFoundError) as exc:
         raise NotFound(exc.args[0] if exc.args else str(exc)) from None
-    print(ens.generate(prompt, max_new=length, seed=seed))
+    except BaseModelError as exc:
+        raise UserError(str(exc)) from None
+    text, n = filter_draft(draft_redactor(s), prompt, ens.generate(prompt, max_new=length, seed=seed))
+    print(text)
+    typer.echo(f"output filter: {n} span(s) of personal data replaced", err=True)
 
 
 def match(

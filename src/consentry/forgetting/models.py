@@ -22,6 +22,10 @@ from consentry.training.pipeline import full_train_seconds, retrain_version
 from consentry.training.registry import LIVE, Registry
 
 
+#: evidence sized to take about a minute on 2 cores; benchmarks/unlearning.py runs the thorough one
+DEFAULT_VERIFY = {"samples": 63, "drafts": 6, "max_texts": 40, "max_new": 40}
+
+
 @dataclass
 class SnapshotChange:
     """What changed in one snapshot: removed members / items and rewritten shards."""
@@ -80,7 +84,8 @@ def retrain_affected(
 ) -> list[ModelChange]:
     """Retrain the affected shards of every live model on the changed snapshots.
 
-    verify_options go to `training.report.verify_forgetting` (samples, drafts, max_texts).
+    verify_options go to `training.report.verify_forgetting` (samples, drafts, max_texts, max_new);
+    default DEFAULT_VERIFY.
     """
     settings = settings or Settings()
     reg = Registry(settings.models)
@@ -106,7 +111,8 @@ def retrain_affected(
                 from consentry.training.report import verify_forgetting
 
                 try:
-                    report = verify_forgetting(old, new, sorted(change.members), settings, **(verify_options or {}))
+                    report = verify_forgetting(old, new, sorted(change.members), settings,
+                                               **{**DEFAULT_VERIFY, **(verify_options or {})})
                 except Exception as exc:  # evidence is best effort; it must never block an erasure
                     report = {"error": f"{type(exc).__name__}: {exc}"}
                 reg.update(new["version"], verification=report)

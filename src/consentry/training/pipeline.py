@@ -28,8 +28,7 @@ def make_trainer(kind: str, config: dict | None = None, **kw: Any):
     if kind == "assistant":
         from consentry.training.assistant import AssistantConfig, AssistantTrainer
 
-        cfg = {k: v for k, v in (config or {}).items() if k != "model"}
-        return AssistantTrainer(AssistantConfig(**cfg))
+        return AssistantTrainer(AssistantConfig.from_dict(config))
     if kind == "matcher":
         from consentry.training.matcher import MatcherConfig, MatcherTrainer
 
@@ -38,40 +37,98 @@ def make_trainer(kind: str, config: dict | None = None, **kw: Any):
     raise ValueError(f"unknown model kind {kind!r} (assistant | matcher)")
 
 
+class ShardDataError(ValueError):
+    """A shard has too few items to train on; names the shard and the fix."""
+
+
 def _one_shard(args: tuple) -> dict:
-    trainer, records, shard, seed, n_slices, ckpt_dir, slice_size = args
-    return sisa.train_shard(trainer, records, shard=shard, seed=seed, n_slices=n_slices, ckpt_dir=ckpt_dir,
-                            slice_size=slice_size).to_dict()
+    trainer, records, shard, seed, n_slices, ckpt_dir, slice_size, queue = args
+    if queue is not None and hasattr(trainer, "on_step"):
+        trainer.on_step = lambda n, loss: queue.put((shard, n, loss))
+    try:
+        return sisa.train_shard(trainer, records, shard=shard, seed=seed, n_slices=n_slices, ckpt_dir=ckpt_dir,
+                                slice_size=slice_size).to_dict()
+    finally:
+        if hasattr(trainer, "on_step"):
+            trainer.on_step = None
+
+
+def _total_steps(trainer: Any, records: list, n_slices: int, slice_size: int | None) -> int | None:
+    """Optimizer steps a shard will take from scratch (the progress bar's length)."""
+    if not hasattr(trainer, "steps"):
+        return None
+    slices, _ = sisa.make_slices(records, n_slices, slice_size)
+    seen, total = 0, 0
+    for sl in slices:
+        seen += len(sl)
+        total += trainer.steps(seen)
+    return total
+
+
+class _Direct:
+    """In-process stand-in for the workers' queue: updates the bar at once."""
+
+    def __init__(self, update: Callable[[tuple], None]) -> None:
+        self.update = update
+
+    def put(self, item: tuple) -> None:
+        self.update(item)
 
 
 def _run_shards(kind: str, jobs: list[tuple], *, progress: bool, workers: int = 1) -> tuple[list[dict], dict]:
-    """Train the given shards; with workers > 1, in parallel processes.
+    """Train the given shards, one progress bar per shard with its last loss; with workers > 1, in processes.
 
     Each process still runs one deterministic thread, so the weights are the same
     whatever the number of workers (shards are independent by construction).
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
     results: list[dict] = []
     t_all = time.perf_counter()
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task(f"training {kind}", total=len(jobs))
+    cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[loss]}"),
+            TimeElapsedColumn())
+    with Progress(*cols, disable=not progress, transient=False) as bar:
+        tasks = {job[2]: bar.add_task(f"{kind} shard {job[2]:>2}", total=_total_steps(job[0], job[1], job[4], job[6]),
+                                      loss="") for job in jobs}
+
+        def update(item: tuple) -> None:
+            shard, n, loss = item
+            bar.update(tasks[shard], advance=n, loss=f"loss {loss:.3f}")
+
+        def finish(res: dict) -> None:
+            t = tasks[res["shard"]]
+            bar.update(t, completed=bar.tasks[t].total or 1, total=bar.tasks[t].total or 1)
+            results.append(res)
+
         if workers > 1 and len(jobs) > 1:
             import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
+            import queue as queue_mod
+            from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
             from concurrent.futures.process import BrokenProcessPool
 
+            ctx = mp.get_context("spawn")
             try:
-                with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("spawn")) as ex:
-                    for res in ex.map(_one_shard, jobs):
-                        results.append(res)
-                        bar.advance(task)
-            except (BrokenProcessPool, RuntimeError):
+                with ctx.Manager() as manager, ProcessPoolExecutor(min(workers, len(jobs)), mp_context=ctx) as ex:
+                    q = manager.Queue()
+                    pending = {ex.submit(_one_shard, (*job, q)) for job in jobs}
+                    while pending:
+                        done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                        while True:
+                            try:
+                                update(q.get_nowait())
+                            except queue_mod.Empty:
+                                break
+                        for f in done:
+                            finish(f.result())
+            except (BrokenProcessPool, RuntimeError, EOFError, OSError):
                 # e.g. a caller script without a __main__ guard cannot spawn: train serially
                 # (same weights; finished shards are reused from their checkpoints)
                 results, workers = [], 1
         if workers <= 1 or len(jobs) <= 1:
+            direct = _Direct(update)
             for job in jobs:
-                results.append(_one_shard(job))
-                bar.advance(task)
+                finish(_one_shard((*job, direct)))
+    results.sort(key=lambda r: r["shard"])
     return results, {"train_seconds": round(time.perf_counter() - t_all, 3), "workers": workers}
 
 
@@ -88,11 +145,19 @@ def train_version(
     trainer_kw: dict | None = None,
     supersede_previous: bool = True,
     workers: int = 1,
+    only_shards: list[int] | None = None,
+    allow_empty: bool = False,
 ) -> dict:
     """Train all shards from scratch (reusing identical checkpoints) and register a version.
 
     The newest live version of the same name becomes its parent and is superseded:
     one live assistant and one live matcher at a time, the ones `assist`/`match` serve.
+    With `only_shards`, only those shards train (independent jobs for any scheduler);
+    the version is registered once every shard's final checkpoint exists, otherwise
+    the result is {"registered": False, "trained": [...], "missing": [...]}: nothing
+    half trained is ever live. A shard with fewer trainable posts than slices is refused
+    (ShardDataError) unless `allow_empty` and it has none: its adapter then stays at zero,
+    which is the base itself (the demo's small networks).
     """
     snap = SnapshotRef.from_path(snapshot_dir)
     reg = Registry(models_dir)
@@ -100,8 +165,23 @@ def train_version(
     ckpt_dir = reg.root / "checkpoints" / kind
     t0 = time.perf_counter()
     base_seconds = _setup(trainer, ckpt_dir, seed, progress)
-    jobs = [(trainer, recs, shard, seed, n_slices, ckpt_dir, None) for shard, recs in sorted(trainer.prepare(snap.path).items())]
-    shards, timings = _run_shards(kind, jobs, progress=progress, workers=workers)
+    prepared = sorted(trainer.prepare(snap.path).items())
+    for shard, recs in prepared if kind == "assistant" else ():
+        if len(recs) < n_slices and not (allow_empty and not recs):
+            raise ShardDataError(f"{snap.path}/data/shard={shard:02d}: {len(recs)} trainable item(s), fewer than the "
+                                 f"{n_slices} slices; train with fewer slices (--slices) or build the snapshot with fewer shards")
+    if only_shards is not None:
+        unknown = sorted(set(only_shards) - {s for s, _ in prepared})
+        if unknown:
+            raise ShardDataError(f"{snap.path}: no shard {unknown[0]} (shards: {', '.join(str(s) for s, _ in prepared)})")
+        todo = [(s, r) for s, r in prepared if s in only_shards]
+        done, _ = _run_shards(kind, [(trainer, r, s, seed, n_slices, ckpt_dir, None) for s, r in todo],
+                              progress=progress, workers=workers)
+        missing = [s for s, r in prepared if s not in only_shards and not _final_exists(trainer, r, s, seed, n_slices, ckpt_dir)]
+        if missing:
+            return {"registered": False, "trained": [d["shard"] for d in done], "missing": missing}
+    jobs = [(trainer, recs, shard, seed, n_slices, ckpt_dir, None) for shard, recs in prepared]
+    shards, timings = _run_shards(kind, jobs, progress=progress and only_shards is None, workers=workers)
     if getattr(trainer, "base", None):
         timings["base_seconds"] = base_seconds
     timings["total_seconds"] = round(time.perf_counter() - t0, 3)
@@ -110,6 +190,12 @@ def train_version(
         entry["metrics"] = trainer.evaluate([ckpt_dir / s["slices"][-1]["checkpoint"] for s in shards], snap.path)
     prev = reg.latest_live(kind) if supersede_previous else None
     return reg.register(entry, supersede=prev["version"] if prev else None)
+
+
+def _final_exists(trainer: Any, records: list, shard: int, seed: int, n_slices: int, ckpt_dir: Path) -> bool:
+    slices, _ = sisa.make_slices(records, n_slices)
+    _, chain = sisa.chain_hashes(slices, sisa.sha256(sisa.config_hash(trainer), str(seed), str(shard)))
+    return (ckpt_dir / f"{chain[-1]}.pt").exists()
 
 
 def retrain_version(
@@ -135,7 +221,7 @@ def retrain_version(
     ckpt_dir = reg.root / "checkpoints" / version["kind"]
     t0 = time.perf_counter()
     base_seed, n_slices = version["seed"], version["n_slices"]
-    _setup(trainer, ckpt_dir, base_seed, progress)  # the same base (reused: it holds no member data)
+    _setup(trainer, ckpt_dir, base_seed, progress, version.get("base"))  # the same base: it holds no member data
     shard_records = trainer.prepare(snap.path)
     previous = {s["shard"]: s for s in version["shards"]}
     changed = []
@@ -174,10 +260,15 @@ def retrain_version(
     return reg.register(entry, supersede=version["version"])
 
 
-def _setup(trainer: Any, ckpt_dir: Path, seed: int, progress: bool) -> float:
-    """Seconds the trainer's optional `setup` (the assistant's public base) took."""
+def _setup(trainer: Any, ckpt_dir: Path, seed: int, progress: bool, base: dict | None = None) -> float:
+    """Seconds the trainer's optional `setup` (the assistant's frozen base) took.
+
+    `base`: the registry's record of it; a base file with another hash is refused.
+    """
     setup = getattr(trainer, "setup", None)
-    return setup(ckpt_dir, seed=seed, progress=progress) if setup else 0.0
+    if not setup:
+        return 0.0
+    return setup(ckpt_dir, seed=seed, progress=progress, expected_sha256=(base or {}).get("sha256"))
 
 
 def full_train_seconds(version: dict) -> float | None:
@@ -213,16 +304,19 @@ def checkpoint_paths(version: dict, models_dir: Path | str) -> list[Path]:
     return [reg.checkpoint_path(version, s["slices"][-1]["checkpoint"]) for s in version["shards"] if s["slices"]]
 
 
-def load_assistant(models_dir: Path | str, version: str | None = None):
-    """The live (or named) writing assistant as an averaging ensemble."""
+def load_assistant(models_dir: Path | str, version: str | None = None, aggregation: str | None = None):
+    """The live (or named) writing assistant: its shard adapters over the base, aggregated.
+
+    The base must be the file the version was trained on (same sha256), else BaseModelError.
+    """
     from consentry.training.assistant import AssistantConfig, Ensemble
 
     reg = Registry(models_dir)
     v = reg.get(version) if version else reg.latest_live("assistant")
     if v is None:
         raise LookupError(f"no live assistant in {reg.file}; run `consentry train assistant`")
-    cfg = AssistantConfig(**{k: x for k, x in v["config"].items() if k != "model"})
-    return Ensemble.from_checkpoints(cfg, checkpoint_paths(v, models_dir))
+    return Ensemble.from_checkpoints(AssistantConfig.from_dict(v["config"]), checkpoint_paths(v, models_dir),
+                                     None, (v.get("base") or {}).get("sha256"), aggregation)
 
 
 Evaluate = Callable[[list[Path], Path], dict]

@@ -29,6 +29,7 @@ def train_all(
     n_slices: int = 4,
     progress: bool = True,
     workers: int = 2,
+    allow_empty: bool = False,
 ) -> dict[str, Any]:
     """Train the writing assistant and (when the snapshot has interactions) the job matcher.
 
@@ -37,7 +38,7 @@ def train_all(
     settings = settings or Settings()
     out: dict[str, Any] = {}
     a = train_version("assistant", snapshot_dir, settings.models, config=assistant_config, n_slices=n_slices, progress=progress,
-                        workers=workers)
+                        workers=workers, allow_empty=allow_empty)
     out["assistant"] = _brief(a)
     msnap = Path(matcher_snapshot_dir or snapshot_dir)
     if (msnap / "interactions.parquet").exists() and (msnap / "jobs.parquet").exists():
@@ -75,8 +76,10 @@ def verify_forgetting(
     samples: int = 300,
     drafts: int = 8,
     max_texts: int = 200,
+    max_new: int = 60,
 ) -> dict[str, Any]:
-    """Canary exposure, membership inference and a leakage scan, before vs after."""
+    """Canary exposure and membership inference before vs after; a leakage scan of the new model's drafts
+    before and after the output filter (the old model's checkpoints holding the removed data are purged)."""
     settings = settings or Settings()
     network = Path(settings.network)
     before = load_assistant(settings.models, old["version"])
@@ -110,10 +113,10 @@ def verify_forgetting(
             a = verify.canary_report(after, targets, refs, context=ctx, samples=samples)
             rep["canaries"] = {"before": b.summary(), "after": a.summary(), "context": ctx}
 
-    # membership inference on raw texts of the forgotten items vs never-trained held-out items
+    # membership inference: likelihood ratio to the base, forgotten texts vs never-trained held-out texts
     from consentry.training.assistant import AssistantConfig, AssistantTrainer
 
-    tr = AssistantTrainer(AssistantConfig(**{k: v for k, v in old["config"].items() if k != "model"}))
+    tr = AssistantTrainer(AssistantConfig.from_dict(old["config"]))
     snap = SnapshotRef.from_path(new["snapshot"]["path"])
     held = [i for t in read_shards(snap.path).values() for i in t["item_id"].to_pylist() if tr.is_holdout(i)]
     mem_texts = [texts[i] for i in sorted(trained_items) if texts.get(i)][:max_texts]
@@ -121,20 +124,26 @@ def verify_forgetting(
     if not texts:
         rep["membership_inference"] = {"skipped": f"no items table under {network}"}
     else:
+        b, a = verify.mia_auc(before, mem_texts, non_texts), verify.mia_auc(after, mem_texts, non_texts)
         rep["membership_inference"] = {
-            "member_texts": len(mem_texts), "never_seen_texts": len(non_texts),
-            "auc_before": verify.mia_auc(before, mem_texts, non_texts),
-            "auc_after": verify.mia_auc(after, mem_texts, non_texts),
+            "member_texts": len(mem_texts), "never_seen_texts": len(non_texts), "score": "log-likelihood ratio to the base",
+            "before": b, "after": a, **verify.mia_verdict(b, a),
         }
 
-    # leakage scan: names / emails / phones of people who must never come out
+    # leakage scan: names / emails / phones of people who must never come out, before and after the output filter
+    from consentry.training.safety import draft_redactor, filter_draft
+
     forbidden = _forbidden_strings(network, forgotten, {m for s in new["shards"] for m in s["members"]})
-    lb = verify.leakage_scan(before, forbidden, drafts=drafts)
-    la = verify.leakage_scan(after, forbidden, drafts=drafts)
+    red = draft_redactor(settings)
+    prompts = verify.DEFAULT_PROMPTS
+    raw = [after.generate(prompts[i % len(prompts)], max_new=max_new, seed=i)[len(prompts[i % len(prompts)]):]
+           for i in range(drafts)]
+    la = verify.leakage_scan(after, forbidden, texts=raw)
+    lf = verify.leakage_scan(after, forbidden, texts=raw, output_filter=lambda t: filter_draft(red, "", t))
     rep["leakage"] = {
         "forbidden_strings": len(forbidden), "drafts": drafts, "detector": la.detector,
-        "before": {"forbidden_hits": lb.forbidden_total, "pii_spans": lb.pii_spans},
-        "after": {"forbidden_hits": la.forbidden_total, "pii_spans": la.pii_spans, "hits": la.forbidden_hits},
+        "unfiltered": {"forbidden_hits": la.forbidden_total, "pii_spans": la.pii_spans},
+        "filtered": {"forbidden_hits": lf.forbidden_total, "pii_spans": lf.pii_spans, "hits": lf.forbidden_hits},
     }
     return rep
 
