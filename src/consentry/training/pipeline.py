@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from rich.progress import Progress
 
+from consentry.snapshots.provenance import for_model_version
 from consentry.training import sisa
 from consentry.training.data import SnapshotRef
 from consentry.training.registry import Registry
@@ -132,7 +133,24 @@ def _run_shards(kind: str, jobs: list[tuple], *, progress: bool, workers: int = 
     return results, {"train_seconds": round(time.perf_counter() - t_all, 3), "workers": workers}
 
 
-def train_version(
+def train_version(kind: str, snapshot_dir: Path | str, models_dir: Path | str, **kw: Any) -> dict:
+    """Train and register a version (`_train_version`, same arguments), reported as an
+    OpenLineage run: the snapshot's data in (versioned by its content hash), the
+    version's checkpoints out. A snapshot with an unfinished forget is refused."""
+    from consentry import openlineage_events as ol
+    from consentry.snapshots.layout import require_whole
+
+    snap = Path(snapshot_dir)
+    require_whole(snap)
+    content_hash = SnapshotRef.from_path(snap).manifest().get("content_hash")
+    with ol.run(f"train.{kind}", [ol.DatasetRef.parquet(snap / "data", version=content_hash)]) as run:
+        v = _train_version(kind, snapshot_dir, models_dir, **kw)
+        if v.get("version"):
+            run.output(ol.DatasetRef.path(Registry(models_dir).root / "checkpoints" / kind, version=v["version"]))
+        return v
+
+
+def _train_version(
     kind: str,
     snapshot_dir: Path | str,
     models_dir: Path | str,
@@ -293,6 +311,7 @@ def _entry(kind: str, trainer: Any, snap: SnapshotRef, seed: int, n_slices: int,
             "content_hash": man.get("content_hash"),
         },
         "base": getattr(trainer, "base", None),
+        "provenance": for_model_version(man),
         "shards": shards,
         "timings": timings,
         "metrics": {},
