@@ -95,7 +95,7 @@ class _Frozen(datetime):
     at: datetime = datetime.now(UTC)
 
     @classmethod
-    def now(cls, tz=None):  # noqa: ANN001, ANN206 - datetime's signature
+    def now(cls, tz=None):  # datetime.now's signature
         return cls.at
 
 

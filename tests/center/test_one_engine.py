@@ -110,3 +110,13 @@ def test_explain_and_decide_see_an_opt_out_made_in_the_center(center, home, tmp_
     r = runner.invoke(cli, args + ["--no-ledger"])  # the export alone does not know of it
     assert r.exit_code == 0, r.output
     assert any(d["allowed"] for d in pq.read_table(out).to_pylist() if d["member_id"] == "m_us")
+
+
+def test_an_export_that_cannot_be_read_uses_nothing(center):
+    """Fail closed: with signins.parquet unreadable the plan cannot judge jurisdiction: nothing is used."""
+    client, _ = center
+    assert _api(client, "m_us")["genai_training"]["used"] is True
+    signins = client.app.state.sources.settings.network / "signins.parquet"
+    signins.write_bytes(b"PAR1 not a parquet file")
+    got = _api(client, "m_us")
+    assert not any(d["used"] for d in got.values()) and got["genai_training"]["reasons"] == ["malformed"], got

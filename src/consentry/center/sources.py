@@ -141,7 +141,7 @@ class Sources:
         try:
             dest: Path | None = Path(reader.stage_cached(network, Path(self.settings.home) / "staged",
                                                          progress=False).dest)
-        except Exception as exc:  # an export that cannot be staged: decide on nothing (fail closed)
+        except (reader.ExportError, OSError, ValueError) as exc:  # cannot be staged: decide on nothing (fail closed)
             log.warning("cannot stage the export: %s", type(exc).__name__)
             dest = None
         self.__dict__["_staged_cache"] = (key, dest)
