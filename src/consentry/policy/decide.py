@@ -153,11 +153,13 @@ def merge_ledger(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) ->
     surface that decides (`decide`, `explain`, the center, the API; `snapshot build` via
     `union_sql`) reads the same union, so a member who opts out in the center is opted
     out everywhere. The export's view is kept as `export_<name>`; calling this again
-    replaces only the ledger's rows.
+    replaces only the ledger's rows. A table the export lacks stays absent, so that
+    `requirements` still stops a decision that needs it (missing is unknown).
     """
-    ensure_inputs(con)
     present = existing_relations(con)
     for name, table in tables.items():
+        if name not in present and f"export_{name}" not in present:
+            continue  # absent from the export: left absent, so the requirements still see it missing
         schema = EXPORT_SCHEMAS[name]
         if f"export_{name}" not in present:
             con.execute(f'ALTER VIEW "{name}" RENAME TO "export_{name}"')
