@@ -146,7 +146,7 @@ def test_cli_find_apply_and_quarantine(tmp_path):
     first = json.loads(red.read_text().splitlines()[0])
     assert first == {"id": 1, "text": "mail [EMAIL] today please, thanks a lot", "pii_count": 1, "dropped": False}
 
-    res = runner.invoke(app, ["redact", "apply", "--in", str(inp), "--out", str(red), "--operator", "pseudonym"],
+    res = runner.invoke(app, ["redact", "apply", "--in", str(inp), "--out", str(red), "--operator", "pseudonymise"],
                         env={"CONSENTRY_REDACT_KEY": ""})
     assert res.exit_code != 0  # no key, no pseudonyms
 

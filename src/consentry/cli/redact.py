@@ -104,8 +104,8 @@ def find(
 def apply(
     inp: Path = typer.Option(..., "--in", exists=True, dir_okay=False, help='JSONL lines {"id", "text"}.'),
     out: Path = typer.Option(..., "--out", help='JSONL lines {"id", "text", "pii_count", "dropped"}.'),
-    operator: str = typer.Option("mask", "--operator", help="mask | pseudonym"),
-    max_density: Optional[float] = typer.Option(0.5, "--max-density", min=0.0, max=1.0,
+    operator: str = typer.Option("mask", "--operator", help="mask | pseudonymise"),
+    max_pii_density: Optional[float] = typer.Option(0.5, "--max-pii-density", min=0.0, max=1.0,
                                                 help="Drop texts denser in PII than this."),
     members: Optional[Path] = MembersOpt,
     key_env: str = typer.Option("CONSENTRY_REDACT_KEY", "--key-env", help="Environment variable holding the pseudonym key."),
@@ -117,12 +117,12 @@ def apply(
     from consentry.redact import RedactConfig, Redactor
     from consentry.redact.jsonl import apply_file, load_directory
 
-    if operator not in ("mask", "pseudonym"):
-        raise typer.BadParameter("--operator must be mask or pseudonym")
+    if operator not in ("mask", "pseudonymise"):
+        raise typer.BadParameter("--operator must be mask or pseudonymise")
     key = os.environ.get(key_env, "").encode() or None
-    if operator == "pseudonym" and not key:
-        raise typer.BadParameter(f"--operator pseudonym needs a secret key in ${key_env}")
-    cfg = RedactConfig(operator=operator, max_density=max_density, person_threshold=_person_threshold(person),
+    if operator == "pseudonymise" and not key:
+        raise typer.BadParameter(f"--operator pseudonymise needs a secret key in ${key_env}")
+    cfg = RedactConfig(operator=operator, max_pii_density=max_pii_density, person_threshold=_person_threshold(person),
                        allow_terms=_allow_terms(allow))
     redactor = Redactor(cfg, load_directory(members), key=key)
     r = _run_with_progress(partial(apply_file, inp, out, redactor, _workers(inp, workers)), inp, "redacting")
