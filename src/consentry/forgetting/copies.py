@@ -140,7 +140,7 @@ def scrub_staged(staged_root: Path, erased: Erased) -> list[Path]:
                 t = t.set_column(t.schema.get_field_index("text"), t.schema.field("text"), text)
                 tmp = path.with_name(f"{layout.TMP_PREFIX}{path.name}")
                 pq.write_table(t, tmp, compression="zstd", compression_level=1)
-                _fsync(tmp)
+                layout.fsync_path(tmp)
                 os.replace(tmp, path)
                 changed.append(path)
         q = d / "quarantine.jsonl"
@@ -208,16 +208,8 @@ def scrub_caches(models_dir: Path, hashes: Iterable[str]) -> list[Path]:
         if keep.num_rows != t.num_rows:
             tmp = f.with_name(f"{layout.TMP_PREFIX}{f.name}")
             pq.write_table(keep, tmp)
-            _fsync(tmp)
+            layout.fsync_path(tmp)
             os.replace(tmp, f)
             changed.append(f)
     return changed
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
