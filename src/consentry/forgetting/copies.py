@@ -14,7 +14,6 @@ run is caught by the next run and by `verify-erasure`.
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Iterable
@@ -140,8 +139,7 @@ def scrub_staged(staged_root: Path, erased: Erased) -> list[Path]:
                 t = t.set_column(t.schema.get_field_index("text"), t.schema.field("text"), text)
                 tmp = path.with_name(f"{layout.TMP_PREFIX}{path.name}")
                 pq.write_table(t, tmp, compression="zstd", compression_level=1)
-                layout.fsync_path(tmp)
-                os.replace(tmp, path)
+                layout.replace_file(tmp, path)
                 changed.append(path)
         q = d / "quarantine.jsonl"
         if q.exists() and q.stat().st_size:
@@ -208,8 +206,7 @@ def scrub_caches(models_dir: Path, hashes: Iterable[str]) -> list[Path]:
         if keep.num_rows != t.num_rows:
             tmp = f.with_name(f"{layout.TMP_PREFIX}{f.name}")
             pq.write_table(keep, tmp)
-            layout.fsync_path(tmp)
-            os.replace(tmp, f)
+            layout.replace_file(tmp, f)
             changed.append(f)
     return changed
 

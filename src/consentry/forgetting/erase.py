@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,8 +169,7 @@ def _apply(snap_path: Path, journal: dict) -> Removal:
         if keep.num_rows != t.num_rows:
             tmp = path.with_name(f"{layout.TMP_PREFIX}{journal['run_id']}-{path.name}")
             kernel.write_data_file(keep, tmp)
-            layout.fsync_path(tmp)
-            os.replace(tmp, path)
+            layout.replace_file(tmp, path)
             layout.fsync_path(path.parent)
             reached("shard_rewritten")
         manifest.shard_hashes[f"{shard:02d}"] = kernel.shard_hash(keep)
@@ -245,8 +243,7 @@ def _rewrite_lineage(snap_path: Path, gone_ids: pa.Array, members: set[str]) -> 
             hit = t.filter(pc.is_in(t.column("member_id"), value_set=member_set))
             still.update(hit.column("member_id").to_pylist())
             w.write_table(t)
-    layout.fsync_path(tmp)
-    os.replace(tmp, path)
+    layout.replace_file(tmp, path)
     return still
 
 
@@ -261,8 +258,7 @@ def _rewrite_interactions(snap_path: Path, members: set[str]) -> None:
         return
     tmp = path.with_name(f"{layout.TMP_PREFIX}{path.name}")
     pq.write_table(keep, tmp, row_group_size=kernel.ROW_GROUP, **kernel.WRITE_OPTIONS)
-    layout.fsync_path(tmp)
-    os.replace(tmp, path)
+    layout.replace_file(tmp, path)
 
 
 def _scrub_quarantine(snap_path: Path, items: set[str], members: set[str]) -> None:
@@ -313,8 +309,7 @@ def _append_tombstones(snap_path: Path, gone: pa.Table) -> None:
     con.close()
     tmp = path.with_name(f"{layout.TMP_PREFIX}{path.name}")
     pq.write_table(t, tmp, row_group_size=kernel.ROW_GROUP, **kernel.WRITE_OPTIONS)
-    layout.fsync_path(tmp)
-    os.replace(tmp, path)
+    layout.replace_file(tmp, path)
 
 
 def tombstones(snap_path: Path) -> pa.Table:

@@ -70,6 +70,13 @@ def fsync_tree(path: Path) -> None:
         fsync_path(Path(dirpath))
 
 
+def replace_file(tmp: Path, path: Path) -> None:
+    """Flush a finished temporary file and rename it over `path`: readers see the old or
+    the new file, never a mix, and the new bytes are on disk before the name points at them."""
+    fsync_path(tmp)
+    os.replace(tmp, path)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace one file in a single rename: readers see the old or the new bytes, never a mix."""
     tmp = path.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}-{path.name}")
