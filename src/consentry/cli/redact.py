@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -94,10 +95,7 @@ def find(
 
     cfg = RedactConfig(person_threshold=_person_threshold(person), allow_terms=_allow_terms(allow))
     redactor = Redactor(cfg, load_directory(members))
-    r = _run_with_progress(partial(find_file, inp, out, redactor, _workers(inp, workers)), inp, "finding")
-    console.print(f"{r.read} texts, {r.spans} spans -> {out}")
-    if r.quarantined:
-        console.print(f"[red]{r.quarantined} malformed lines[/] -> {r.quarantine_path}")
+    _run_file_job(find_file, inp, out, redactor, workers, "finding", lambda r: f"{r.read} texts, {r.spans} spans -> {out}")
 
 
 @redact_app.command("apply")
@@ -125,8 +123,14 @@ def apply(
     cfg = RedactConfig(operator=operator, max_pii_density=max_pii_density, person_threshold=_person_threshold(person),
                        allow_terms=_allow_terms(allow))
     redactor = Redactor(cfg, load_directory(members), key=key)
-    r = _run_with_progress(partial(apply_file, inp, out, redactor, _workers(inp, workers)), inp, "redacting")
-    console.print(f"{r.read} texts, {r.spans} spans replaced, {r.dropped} dropped -> {out}")
+    _run_file_job(apply_file, inp, out, redactor, workers, "redacting", lambda r: f"{r.read} texts, {r.spans} spans replaced, {r.dropped} dropped -> {out}")
+
+
+def _run_file_job(job: Any, inp: Path, out: Path, redactor: Any, workers: Optional[int], verb: str,
+                  summary: Callable[[Any], str]) -> None:
+    """Run `find_file` or `apply_file` with progress, say what it did and where malformed lines went."""
+    r = _run_with_progress(partial(job, inp, out, redactor, _workers(inp, workers)), inp, verb)
+    console.print(summary(r))
     if r.quarantined:
         console.print(f"[red]{r.quarantined} malformed lines[/] -> {r.quarantine_path}")
 
