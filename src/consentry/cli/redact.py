@@ -106,7 +106,8 @@ def apply(
     max_pii_density: Optional[float] = typer.Option(0.5, "--max-pii-density", min=0.0, max=1.0,
                                                 help="Drop texts denser in PII than this."),
     members: Optional[Path] = MembersOpt,
-    key_env: str = typer.Option("CONSENTRY_REDACT_KEY", "--key-env", help="Environment variable holding the pseudonym key."),
+    # redact.config.KEY_ENV spelled out: importing consentry.redact here would slow every command's start.
+    key_env: str = typer.Option("CONSENTRY_REDACTION_KEY", "--key-env", help="Environment variable holding the pseudonymisation key."),
     person: str = PersonOpt,
     allow: Optional[Path] = AllowOpt,
     workers: Optional[int] = WorkersOpt,

@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from consentry.vocab import PiiType
 
+KEY_ENV = "CONSENTRY_REDACTION_KEY"
+"""The environment variable that holds the pseudonymisation key, for snapshots and `redact apply` alike."""
+
 DEFAULT_REDACT_TYPES: tuple[PiiType, ...] = tuple(t for t in PiiType if t is not PiiType.LOCATION)
 
 

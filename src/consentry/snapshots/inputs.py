@@ -109,7 +109,9 @@ def redaction_key(root: Path) -> bytes:
 
     It must be stable so that two builds of the same inputs give the same content hash.
     """
-    env = os.environ.get("CONSENTRY_REDACTION_KEY")
+    from consentry.redact.config import KEY_ENV
+
+    env = os.environ.get(KEY_ENV)
     if env:
         return env.encode()
     root.mkdir(parents=True, exist_ok=True)
