@@ -64,7 +64,7 @@ def run_consentry(texts: list[str], workers: int, directory=None) -> tuple[list,
         CPU["consentry"] = time.process_time() - c0
     else:
         # through the production path: Redactor.redact_batch over record batches on all cores
-        red = Redactor(RedactConfig(max_density=None))
+        red = Redactor(RedactConfig(max_pii_density=None))
         batches = [pa.record_batch({"text": pa.array(texts[i:i + 512])}) for i in range(0, len(texts), 512)]
         for _ in redact_parallel(red, batches, workers):
             pass

@@ -89,7 +89,7 @@ def _bad_values(command: str, param: str, c: dict[str, Path]) -> list[str]:
         "url": ledger_urls,
         "root": [c["missing"], c["afile"]],
         "shards": ["-3", "0", "x"], "workers": ["-3", "0"], "slices": ["0"], "show": ["-1"],
-        "length": ["0"], "k": ["0"], "top": ["0"], "port": ["-3", "70000"], "max_density": ["-1", "2"],
+        "length": ["0"], "k": ["0"], "top": ["0"], "port": ["-3", "70000"], "max_pii_density": ["-1", "2"],
         "engine": ["nope"], "fmt": ["xml"], "operator": ["nope"], "person": ["nope"],
         "inp": [c["missing"], c["empty"]], "data": [c["missing"], c["afile"]], "allow": [c["missing"]],
         "occupations": [c["missing"], c["empty"]],

@@ -52,7 +52,7 @@ CHOICES = [
     (
         ["redact", "apply"],
         "--operator",
-        ["mask", "pseudonym"],
+        ["mask", "pseudonymise"],
         ["--in", "README.md", "--out", "x.jsonl"],
     ),
     (["request", "object"], "--purpose", PURPOSES, ["m1"]),

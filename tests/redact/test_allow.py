@@ -40,7 +40,7 @@ def test_only_whole_terms_in_any_case_are_allowed():
 def test_members_always_redact_names_and_structured_data_are_redacted_whatever_the_list_says():
     members = pa.table({"member_id": ["m1"], "display_name": ["Ana Spark"]})
     cfg = RedactConfig(allow_terms=("Ana Spark", "Zygmunt Qwerty", "ana@example.com"),
-                       always_redact=("Zygmunt Qwerty",), max_density=None)
+                       always_redact=("Zygmunt Qwerty",), max_pii_density=None)
     r = Redactor(cfg, MemberDirectory.from_members(members))
     text, _, _ = r.redact_text("Ana Spark and Zygmunt Qwerty wrote from ana@example.com")
     assert text == "[PERSON] and [PERSON] wrote from [EMAIL]"

@@ -146,9 +146,14 @@ def test_cli_find_apply_and_quarantine(tmp_path):
     first = json.loads(red.read_text().splitlines()[0])
     assert first == {"id": 1, "text": "mail [EMAIL] today please, thanks a lot", "pii_count": 1, "dropped": False}
 
-    res = runner.invoke(app, ["redact", "apply", "--in", str(inp), "--out", str(red), "--operator", "pseudonym"],
-                        env={"CONSENTRY_REDACT_KEY": ""})
+    res = runner.invoke(app, ["redact", "apply", "--in", str(inp), "--out", str(red), "--operator", "pseudonymise"],
+                        env={"CONSENTRY_REDACTION_KEY": ""})
     assert res.exit_code != 0  # no key, no pseudonyms
+    # the key comes from the same variable snapshot builds read (one name for one key)
+    res = runner.invoke(app, ["redact", "apply", "--in", str(inp), "--out", str(red), "--operator", "pseudonymise",
+                              "--max-pii-density", "1"], env={"CONSENTRY_REDACTION_KEY": "k1"})
+    assert res.exit_code == 0, res.output
+    assert "[EMAIL]" not in red.read_text()
 
 
 def test_cli_quarantines_a_line_that_is_not_utf8_and_keeps_the_rest(tmp_path):

@@ -26,7 +26,7 @@ def test_find_spans_types_filter():
 
 
 def test_mask():
-    r = Redactor(RedactConfig(max_density=None), MemberDirectory.from_members(MEMBERS))
+    r = Redactor(RedactConfig(max_pii_density=None), MemberDirectory.from_members(MEMBERS))
     text, n, dropped = r.redact_text("Ana Silva's email is ana@example.com, ping @anas")
     assert text == "[PERSON]'s email is [EMAIL], ping [HANDLE]"
     assert (n, dropped) == (3, False)
@@ -34,14 +34,14 @@ def test_mask():
 
 def test_pseudonyms_consistent_per_member_and_key():
     d = MemberDirectory.from_members(MEMBERS)
-    r = Redactor(RedactConfig(operator="pseudonym", max_density=None), d, key=b"k1")
+    r = Redactor(RedactConfig(operator="pseudonymise", max_pii_density=None), d, key=b"k1")
     a1, _, _ = r.redact_text("Ana Silva wrote to Bruno Costa.")
     a2, _, _ = r.redact_text("Later, ana silva met Bruno Costa again.")
     fake_ana = a1.split(" wrote")[0]
     fake_bruno = a1.split("to ")[1].rstrip(".")
     assert "Ana Silva" not in a1 and fake_ana != fake_bruno
     assert fake_ana in a2 and fake_bruno in a2
-    other_key, _, _ = Redactor(RedactConfig(operator="pseudonym", max_density=None), d, key=b"k2").redact_text(
+    other_key, _, _ = Redactor(RedactConfig(operator="pseudonymise", max_pii_density=None), d, key=b"k2").redact_text(
         "Ana Silva wrote to Bruno Costa."
     )
     assert other_key != a1  # a different key gives different fakes
@@ -49,11 +49,11 @@ def test_pseudonyms_consistent_per_member_and_key():
 
 def test_pseudonym_requires_key():
     with pytest.raises(ValueError, match="key"):
-        Redactor(RedactConfig(operator="pseudonym"))
+        Redactor(RedactConfig(operator="pseudonymise"))
 
 
 def test_density_drop():
-    r = Redactor(RedactConfig(max_density=0.4))
+    r = Redactor(RedactConfig(max_pii_density=0.4))
     text, n, dropped = r.redact_text("ana@example.com bob@example.com")
     assert (text, n, dropped) == (None, 2, True)
     text, n, dropped = r.redact_text("Please write to ana@example.com about the quarterly planning meeting")
@@ -61,7 +61,7 @@ def test_density_drop():
 
 
 def test_always_redact_extra_names():
-    r = Redactor(RedactConfig(always_redact=("Zygmunt Qwerty",), max_density=None))
+    r = Redactor(RedactConfig(always_redact=("Zygmunt Qwerty",), max_pii_density=None))
     text, _, _ = r.redact_text("I objected, said Zygmunt Qwerty.")
     assert "Zygmunt" not in text and "[PERSON]" in text
 
@@ -97,7 +97,7 @@ def test_redact_batch_requires_text_column():
 
 
 def test_pickle_roundtrip_is_deterministic():
-    r = Redactor(RedactConfig(operator="pseudonym"), MemberDirectory.from_members(MEMBERS), key=b"secret")
+    r = Redactor(RedactConfig(operator="pseudonymise"), MemberDirectory.from_members(MEMBERS), key=b"secret")
     r2 = pickle.loads(pickle.dumps(r))
     assert r2.redact_batch(batch()).equals(r.redact_batch(batch()))
 

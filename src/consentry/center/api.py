@@ -22,6 +22,7 @@ from consentry.center.auth import MEMBER_ID_RE, require_api_key
 from consentry.center.sources import plain
 from consentry.center.web import sources
 from consentry.ledger import validate
+from consentry.ledger.models import ConsentEvent, text_limit
 from consentry.ledger.store import LedgerConflict
 from consentry.vocab import Choice, Purpose, Source
 
@@ -45,7 +46,8 @@ class ChoiceIn(BaseModel):
     choice: Choice
     client_request_id: str = Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$",
                                    description="idempotency key: a retry with the same key records nothing new")
-    notice_version: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[\x20-\x7e]+$")
+    notice_version: str | None = Field(None, min_length=1, max_length=text_limit(ConsentEvent, "notice_version"),
+                                       pattern=r"^[\x20-\x7e]+$")
 
 
 class ChoiceOut(BaseModel):

@@ -128,10 +128,7 @@ def list_requests(request: Request, member_id: MemberId) -> list[RequestOut]:
                        404: {"description": "no fulfilled export request of this member with this id"}})
 def export_bundle(request: Request, member_id: MemberId, request_id: RequestId) -> Response:
     """The bundle an export request was fulfilled with, for the platform to hand to the member."""
-    try:
-        data = fulfil.read_bundle(sources(request), member_id, request_id)
-    except fulfil.RequestRefused:
-        data = None
+    data = fulfil.read_bundle(sources(request), member_id, request_id)
     if data is None:
         raise HTTPException(404, "no fulfilled export request of this member with this id")
     return Response(data, media_type="application/json", headers={"Cache-Control": "no-store"})

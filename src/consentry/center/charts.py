@@ -58,6 +58,19 @@ def _esc(s: str) -> str:
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _finish(fig: matplotlib.figure.Figure, ax: matplotlib.axes.Axes, title: str, ylabel: str, *, rotation: int,
+            legend: bool) -> str:
+    """The frame every chart shares: title, axis label, slanted x labels, a legend outside
+    the plot when there are series, no top or right spine."""
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.tick_params(axis="x", labelrotation=rotation)
+    if legend:
+        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
+    ax.spines[["top", "right"]].set_visible(False)
+    return _svg(fig, title)
+
+
 def stacked_bars(title: str, categories: Sequence[str], series: Mapping[str, Sequence[float]],
                  ylabel: str = "items") -> str:
     """One bar per category, stacked by series (e.g. region group x allowed/excluded)."""
@@ -66,13 +79,7 @@ def stacked_bars(title: str, categories: Sequence[str], series: Mapping[str, Seq
     for i, (name, values) in enumerate(series.items()):
         ax.bar(list(categories), list(values), bottom=bottom, label=name, color=PALETTE[i % len(PALETTE)])
         bottom = [b + v for b, v in zip(bottom, values)]
-    ax.set_title(title)
-    ax.set_ylabel(ylabel)
-    ax.tick_params(axis="x", labelrotation=20)
-    if series:
-        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
-    ax.spines[["top", "right"]].set_visible(False)
-    return _svg(fig, title)
+    return _finish(fig, ax, title, ylabel, rotation=20, legend=bool(series))
 
 
 def lines(title: str, x: Sequence[str], series: Mapping[str, Sequence[float]], ylabel: str = "events") -> str:
@@ -80,10 +87,4 @@ def lines(title: str, x: Sequence[str], series: Mapping[str, Sequence[float]], y
     fig, ax = plt.subplots(figsize=(7, 3.2), dpi=100)
     for i, (name, values) in enumerate(series.items()):
         ax.plot(list(x), list(values), marker="o", label=name, color=PALETTE[i % len(PALETTE)])
-    ax.set_title(title)
-    ax.set_ylabel(ylabel)
-    ax.tick_params(axis="x", labelrotation=30)
-    if series:
-        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
-    ax.spines[["top", "right"]].set_visible(False)
-    return _svg(fig, title)
+    return _finish(fig, ax, title, ylabel, rotation=30, legend=bool(series))

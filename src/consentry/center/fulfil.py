@@ -122,11 +122,15 @@ def bundle_path(src: Sources, member: str, request_id: str) -> Path:
 
 
 def read_bundle(src: Sources, member: str, request_id: str) -> bytes | None:
-    """The fulfilled export of one of the member's own requests, or None."""
+    """The fulfilled export of one of the member's own requests, or None (also for an id
+    that cannot name a bundle: to the asker that is the same as no such export)."""
     rec = src.ledger.request(request_id)
     if rec is None or rec.member_id != member or rec.kind != RequestKind.EXPORT or rec.status != "processed":
         return None
-    path = bundle_path(src, member, request_id)
+    try:
+        path = bundle_path(src, member, request_id)
+    except RequestRefused:
+        return None
     return path.read_bytes() if path.is_file() else None
 
 

@@ -148,10 +148,7 @@ def fulfilled_export(request: Request, request_id: str = Query(..., alias="reque
                      member: str = Depends(current_member)) -> Response:
     """The bundle an export request of the member's was fulfilled with (404 for anyone else's;
     the request id is a query parameter: no member route has a path parameter)."""
-    try:
-        data = fulfil.read_bundle(sources(request), member, request_id)
-    except fulfil.RequestRefused:
-        data = None
+    data = fulfil.read_bundle(sources(request), member, request_id)
     if data is None:
         raise HTTPException(404, "no fulfilled export request of yours with this id")
     return Response(data, media_type="application/json", headers={

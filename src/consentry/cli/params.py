@@ -22,7 +22,7 @@ from consentry.vocab import PersonPoint, Purpose
 # `PersonPoint` come from the vocabulary (one declaration); the two below are the CLI's.
 Engine = Literal["duckdb", "spark"]
 NetworkFormat = Literal["parquet", "jsonl"]
-RedactOperator = Literal["mask", "pseudonym"]  # RedactConfig.operator's (a test keeps them equal)
+RedactOperator = Literal["mask", "pseudonymise"]  # RedactConfig.operator's (a test keeps them equal)
 __all__ = ["Engine", "NetworkFormat", "PersonPoint", "Purpose", "RedactOperator"]
 
 DECISION_FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".json": "json"}

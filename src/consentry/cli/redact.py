@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -94,10 +95,7 @@ def find(
 
     cfg = RedactConfig(person_threshold=_person_threshold(person), allow_terms=_allow_terms(allow))
     redactor = Redactor(cfg, load_directory(members))
-    r = _run_with_progress(partial(find_file, inp, out, redactor, _workers(inp, workers)), inp, "finding")
-    console.print(f"{r.read} texts, {r.spans} spans -> {out}")
-    if r.quarantined:
-        console.print(f"[red]{r.quarantined} malformed lines[/] -> {r.quarantine_path}")
+    _run_file_job(find_file, inp, out, redactor, workers, "finding", lambda r: f"{r.read} texts, {r.spans} spans -> {out}")
 
 
 @redact_app.command("apply")
@@ -105,11 +103,12 @@ def apply(
     inp: Path = typer.Option(..., "--in", exists=True, dir_okay=False, help='JSONL lines {"id", "text"}.'),
     out: Path = typer.Option(..., "--out", help='JSONL lines {"id", "text", "pii_count", "dropped"}.'),
     operator: params.RedactOperator = typer.Option("mask", "--operator",
-                                                   help="mask writes [TYPE]; pseudonym a consistent fake value"),
-    max_density: Optional[float] = typer.Option(0.5, "--max-density", min=0.0, max=1.0,
-                                                help="Drop texts denser in PII than this."),
+                                                   help="mask writes [TYPE]; pseudonymise a consistent fake value"),
+    max_pii_density: Optional[float] = typer.Option(0.5, "--max-pii-density", min=0.0, max=1.0,
+                                                    help="Drop texts denser in PII than this."),
     members: Optional[Path] = MembersOpt,
-    key_env: str = typer.Option("CONSENTRY_REDACT_KEY", "--key-env", help="Environment variable holding the pseudonym key."),
+    # redact.config.KEY_ENV spelled out: importing consentry.redact here would slow every command's start.
+    key_env: str = typer.Option("CONSENTRY_REDACTION_KEY", "--key-env", help="Environment variable holding the pseudonymisation key."),
     person: params.PersonPoint = PersonOpt,
     allow: Optional[Path] = AllowOpt,
     workers: Optional[int] = WorkersOpt,
@@ -119,13 +118,19 @@ def apply(
     from consentry.redact.jsonl import apply_file, load_directory
 
     key = os.environ.get(key_env, "").encode() or None
-    if operator == "pseudonym" and not key:
-        raise typer.BadParameter(f"--operator pseudonym needs a secret key in ${key_env}")
-    cfg = RedactConfig(operator=operator, max_density=max_density, person_threshold=_person_threshold(person),
+    if operator == "pseudonymise" and not key:
+        raise typer.BadParameter(f"--operator pseudonymise needs a secret key in ${key_env}")
+    cfg = RedactConfig(operator=operator, max_pii_density=max_pii_density, person_threshold=_person_threshold(person),
                        allow_terms=_allow_terms(allow))
     redactor = Redactor(cfg, load_directory(members), key=key)
-    r = _run_with_progress(partial(apply_file, inp, out, redactor, _workers(inp, workers)), inp, "redacting")
-    console.print(f"{r.read} texts, {r.spans} spans replaced, {r.dropped} dropped -> {out}")
+    _run_file_job(apply_file, inp, out, redactor, workers, "redacting", lambda r: f"{r.read} texts, {r.spans} spans replaced, {r.dropped} dropped -> {out}")
+
+
+def _run_file_job(job: Any, inp: Path, out: Path, redactor: Any, workers: Optional[int], verb: str,
+                  summary: Callable[[Any], str]) -> None:
+    """Run `find_file` or `apply_file` with progress, say what it did and where malformed lines went."""
+    r = _run_with_progress(partial(job, inp, out, redactor, _workers(inp, workers)), inp, verb)
+    console.print(summary(r))
     if r.quarantined:
         console.print(f"[red]{r.quarantined} malformed lines[/] -> {r.quarantine_path}")
 

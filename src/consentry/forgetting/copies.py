@@ -15,7 +15,6 @@ run is caught by the next run and by `verify-erasure`.
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Iterable
@@ -163,8 +162,7 @@ def scrub_staged(staged_root: Path, erased: Erased) -> list[Path]:
                 t = t.set_column(t.schema.get_field_index("text"), t.schema.field("text"), text)
                 tmp = path.with_name(f"{layout.TMP_PREFIX}{path.name}")
                 pq.write_table(t, tmp, compression="zstd", compression_level=1)
-                _fsync(tmp)
-                os.replace(tmp, path)
+                layout.replace_file(tmp, path)
                 changed.append(path)
         members = d / "members.parquet"
         if erased.accounts and members.exists() and _scrub_members(members, erased.accounts):
@@ -192,8 +190,7 @@ def _scrub_members(path: Path, accounts: set[str]) -> bool:
         t = t.set_column(i, t.schema.field(f), pc.if_else(hit, pa.scalar(None, t.schema.field(f).type), t.column(f)))
     tmp = path.with_name(f"{layout.TMP_PREFIX}{path.name}")
     pq.write_table(t, tmp, compression="zstd", compression_level=1)
-    _fsync(tmp)
-    os.replace(tmp, path)
+    layout.replace_file(tmp, path)
     return True
 
 
@@ -250,16 +247,7 @@ def scrub_caches(models_dir: Path, hashes: Iterable[str]) -> list[Path]:
         if keep.num_rows != t.num_rows:
             tmp = f.with_name(f"{layout.TMP_PREFIX}{f.name}")
             pq.write_table(keep, tmp)
-            _fsync(tmp)
-            os.replace(tmp, f)
+            layout.replace_file(tmp, f)
             changed.append(f)
     return changed
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 

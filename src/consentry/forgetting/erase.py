@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,9 +169,8 @@ def _apply(snap_path: Path, journal: dict) -> Removal:
         if keep.num_rows != t.num_rows:
             tmp = path.with_name(f"{layout.TMP_PREFIX}{journal['run_id']}-{path.name}")
             kernel.write_data_file(keep, tmp)
-            _fsync(tmp)
-            os.replace(tmp, path)
-            layout.fsync_dir(path.parent)
+            layout.replace_file(tmp, path)
+            layout.fsync_path(path.parent)
             reached("shard_rewritten")
         manifest.shard_hashes[f"{shard:02d}"] = kernel.shard_hash(keep)
         by_shard = manifest.counts.setdefault("by_shard", {})
@@ -203,7 +201,7 @@ def _apply(snap_path: Path, journal: dict) -> Removal:
     manifest.write(snap_path)
     reached("manifest_swapped")
     _journal_path(snap_path).unlink(missing_ok=True)
-    layout.fsync_dir(snap_path)
+    layout.fsync_path(snap_path)
     reached("snapshot_done")
     return Removal(manifest.purpose, version, snap_path, gone, shards, before, after)
 
@@ -232,14 +230,6 @@ def removal_of_run(snap: Snapshot, run_id: str) -> Removal | None:
     return Removal(snap.purpose, snap.path.name, snap.path, mine, shards, before, after)
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _rewrite_lineage(snap_path: Path, gone_ids: pa.Array, members: set[str]) -> set[str]:
     """Stream lineage without the removed items; returns which of `members` still have items."""
     path = snap_path / layout.LINEAGE
@@ -254,8 +244,7 @@ def _rewrite_lineage(snap_path: Path, gone_ids: pa.Array, members: set[str]) -> 
             hit = t.filter(pc.is_in(t.column("member_id"), value_set=member_set))
             still.update(hit.column("member_id").to_pylist())
             w.write_table(t)
-    _fsync(tmp)
-    os.replace(tmp, path)
+    layout.replace_file(tmp, path)
     return still
 
 
@@ -270,8 +259,7 @@ def _rewrite_interactions(snap_path: Path, members: set[str]) -> None:
         return
     tmp = path.with_name(f"{layout.TMP_PREFIX}{path.name}")
     pq.write_table(keep, tmp, row_group_size=kernel.ROW_GROUP, **kernel.WRITE_OPTIONS)
-    _fsync(tmp)
-    os.replace(tmp, path)
+    layout.replace_file(tmp, path)
 
 
 def _scrub_quarantine(snap_path: Path, items: set[str], members: set[str]) -> None:
@@ -322,8 +310,7 @@ def _append_tombstones(snap_path: Path, gone: pa.Table) -> None:
     con.close()
     tmp = path.with_name(f"{layout.TMP_PREFIX}{path.name}")
     pq.write_table(t, tmp, row_group_size=kernel.ROW_GROUP, **kernel.WRITE_OPTIONS)
-    _fsync(tmp)
-    os.replace(tmp, path)
+    layout.replace_file(tmp, path)
 
 
 def tombstones(snap_path: Path) -> pa.Table:

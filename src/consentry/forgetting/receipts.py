@@ -42,7 +42,7 @@ def write_receipts(receipts_dir: Path, run_id: str, bodies: dict[str, dict[str, 
         tmp.rmdir()
     else:
         os.rename(tmp, final)
-    layout.fsync_dir(receipts_dir)
+    layout.fsync_path(receipts_dir)
     return [final / n for n in names]
 
 

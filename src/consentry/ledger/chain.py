@@ -20,6 +20,7 @@ from consentry.ledger.types import UTCDateTime, iso, to_utc
 from consentry.ledger.models import (
     AuditCheckpoint,
     AuditEntry,
+    EVENT_COLUMNS,
     ConsentEvent,
     Member,
     Notice,
@@ -34,8 +35,7 @@ CHECKPOINTS = AuditCheckpoint.__table__
 
 # What each kind of write covers in its payload hash, and which table holds it.
 PAYLOAD_FIELDS: dict[str, tuple[str, ...]] = {
-    "event": ("seq", "event_id", "member_id", "purpose", "choice", "source", "notice_version", "at",
-              "client_request_id", "legal_basis", "jurisdiction", "receipt", "recorded_at"),
+    "event": EVENT_COLUMNS,  # every column of the event, as declared once in models
     "request": ("seq", "request_id", "member_id", "kind", "item_ids", "at", "client_request_id",
                 "deadline", "recorded_at"),
     "request_log": ("seq", "request_id", "status", "result", "at", "client_request_id"),

@@ -63,6 +63,23 @@ class ConsentEvent(Base):
     recorded_at: Mapped[datetime]
 
 
+# The consent event is declared once, above: the audit chain hashes these columns, the
+# write validation takes its length limits from them, and tests/ledger/test_event_fields.py
+# checks that the frozen record, the export's Arrow schema and the API model agree.
+EVENT_COLUMNS: tuple[str, ...] = tuple(ConsentEvent.__table__.columns.keys())
+EVENT_LEDGER_ONLY: tuple[str, ...] = ("seq", "receipt", "recorded_at")
+"""Written by the ledger itself, never by a caller (`validate.event_fields` returns the rest)."""
+
+
+def text_limit(model: type[Base], column: str) -> int:
+    """The declared length of one String column, so that checks before a write use the
+    database's own limit rather than a copy of it."""
+    length = getattr(model.__table__.c[column].type, "length", None)  # type: ignore[attr-defined]
+    if not isinstance(length, int):
+        raise TypeError(f"{model.__name__}.{column} has no declared length")
+    return length
+
+
 class Request(Base):
     """A data subject request (erasure, export); status mirrors its processing log."""
 

@@ -12,6 +12,7 @@ import hashlib
 from datetime import date, datetime, timedelta
 from typing import Any, Mapping
 
+from consentry.ledger.models import ConsentEvent, text_limit
 from consentry.ledger.types import to_utc
 from consentry.vocab import Choice, LegalBasis, Purpose, RequestKind, Source
 
@@ -96,17 +97,22 @@ def _date(d: Mapping[str, Any], field: str) -> date | None:
 
 
 def event_fields(d: Mapping[str, Any]) -> dict[str, Any]:
-    crid = _text(d, "client_request_id")
+    """A consent event's caller-written columns (`models.EVENT_COLUMNS` less the ledger's own),
+    each within its column's declared length."""
+    def limit(column: str) -> int:
+        return text_limit(ConsentEvent, column)
+
+    crid = _text(d, "client_request_id", limit=limit("client_request_id"))
     choice = _enum(d, "choice", CHOICES)
     basis = _enum(d, "legal_basis", BASES, required=False) or DEFAULT_BASIS[choice]  # type: ignore[index]
-    jur = _text(d, "jurisdiction", required=False, limit=16)
+    jur = _text(d, "jurisdiction", required=False, limit=limit("jurisdiction"))
     return {
-        "event_id": _text(d, "event_id", required=False, limit=128) or derived_id("ev", crid),  # type: ignore[arg-type]
-        "member_id": _text(d, "member_id", limit=128),
+        "event_id": _text(d, "event_id", required=False, limit=limit("event_id")) or derived_id("ev", crid),  # type: ignore[arg-type]
+        "member_id": _text(d, "member_id", limit=limit("member_id")),
         "purpose": _enum(d, "purpose", PURPOSES),
         "choice": choice,
         "source": _enum(d, "source", SOURCES),
-        "notice_version": _text(d, "notice_version", required=False, limit=128),
+        "notice_version": _text(d, "notice_version", required=False, limit=limit("notice_version")),
         "at": _time(d, "at"),
         "client_request_id": crid,
         "legal_basis": basis,

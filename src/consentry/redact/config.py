@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from consentry.vocab import PiiType
 
+KEY_ENV = "CONSENTRY_REDACTION_KEY"
+"""The environment variable that holds the pseudonymisation key, for snapshots and `redact apply` alike."""
+
 DEFAULT_REDACT_TYPES: tuple[PiiType, ...] = tuple(t for t in PiiType if t is not PiiType.LOCATION)
 
 
@@ -16,9 +19,9 @@ class RedactConfig(BaseModel):
 
     - `types`: PII types to find and replace (LOCATION is off by default: we have no
       location detector and places are rarely personal on their own).
-    - `operator`: `mask` writes `[TYPE]`; `pseudonym` writes a consistent fake value
+    - `operator`: `mask` writes `[TYPE]`; `pseudonymise` writes a consistent fake value
       derived from a keyed HMAC (same person ⇒ same fake name under one key).
-    - `max_density`: drop the whole item when the share of its characters that are
+    - `max_pii_density`: drop the whole item when the share of its characters that are
       personal data exceeds this (None: never drop).
     - `always_redact`: extra names that are always redacted as PERSON wherever they
       appear, e.g. non-members who objected.
@@ -33,8 +36,8 @@ class RedactConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     types: tuple[PiiType, ...] = DEFAULT_REDACT_TYPES
-    operator: Literal["mask", "pseudonym"] = "mask"
-    max_density: float | None = Field(default=0.5, ge=0.0, le=1.0)
+    operator: Literal["mask", "pseudonymise"] = "mask"
+    max_pii_density: float | None = Field(default=0.5, ge=0.0, le=1.0)
     always_redact: tuple[str, ...] = ()
     allow_terms: tuple[str, ...] = ()
     min_score: float = Field(default=0.0, ge=0.0, le=1.0)

@@ -40,7 +40,7 @@ def _digest(key: bytes, span: Span, surface: str) -> bytes:
     return hmac.new(key, f"{span.type}\x1f{ident}".encode(), hashlib.sha256).digest()
 
 
-def pseudonym(span: Span, surface: str, key: bytes) -> str:
+def pseudonymise(span: Span, surface: str, key: bytes) -> str:
     d = _digest(key, span, surface)
     h = d.hex()
     n = int.from_bytes(d[:8], "big")

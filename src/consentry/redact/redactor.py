@@ -23,7 +23,7 @@ from consentry.redact.allow import AllowList
 from consentry.redact.config import RedactConfig
 from consentry.redact.detect import spans_for
 from consentry.redact.directory import MemberDirectory
-from consentry.redact.operators import mask, pseudonym
+from consentry.redact.operators import mask, pseudonymise
 from consentry.redact.spans import Span, resolve
 
 
@@ -37,8 +37,8 @@ class Redactor:
         key: bytes | None = None,
     ) -> None:
         self.config = config or RedactConfig()
-        if self.config.operator == "pseudonym" and not key:
-            raise ValueError("the pseudonym operator needs a secret key (bytes); none was given")
+        if self.config.operator == "pseudonymise" and not key:
+            raise ValueError("the pseudonymise operator needs a secret key (bytes); none was given")
         self.key = key or b""
         self.directory = directory
         self.extra = MemberDirectory.from_names(self.config.always_redact) if self.config.always_redact else None
@@ -64,7 +64,7 @@ class Redactor:
         spans = self.spans(text)
         if not spans:
             return text, 0, False
-        md = self.config.max_density
+        md = self.config.max_pii_density
         if md is not None and sum(s.end - s.start for s in spans) / len(text) > md:
             return None, len(spans), True
         parts: list[str] = []
@@ -72,8 +72,8 @@ class Redactor:
         for s in spans:
             surface = text[s.start:s.end]
             parts.append(text[pos:s.start])
-            if self.config.operator == "pseudonym":
-                parts.append(pseudonym(s, surface, self.key))
+            if self.config.operator == "pseudonymise":
+                parts.append(pseudonymise(s, surface, self.key))
             else:
                 parts.append(mask(s, surface))
             pos = s.end

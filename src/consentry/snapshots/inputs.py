@@ -110,8 +110,8 @@ def redact_config(pack_version: Any, extra_names: tuple[str, ...] = ()) -> Any:
     mode = str(getattr(red, "mode", "mask"))
     return RedactConfig(
         types=tuple(red.pii_types),
-        operator="pseudonym" if mode.startswith("pseudonym") else "mask",
-        max_density=red.max_pii_density,
+        operator="pseudonymise" if mode == "pseudonymise" else "mask",
+        max_pii_density=red.max_pii_density,
         always_redact=extra_names,
         person_threshold=operating_threshold(red.person_operating_point),
         allow_terms=tuple(red.allow_terms),

@@ -54,7 +54,8 @@ def versions(purpose_dir: Path) -> list[str]:
     return sorted(found, key=lambda v: int(v[1:]))
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush one file or directory to disk (a directory: so that a rename or new entry in it survives a crash)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -66,12 +67,15 @@ def fsync_tree(path: Path) -> None:
     """Flush every file and directory under `path` so a rename publishes durable bytes."""
     for dirpath, _dirs, files in os.walk(path):
         for name in files:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        fsync_dir(Path(dirpath))
+            fsync_path(Path(dirpath, name))
+        fsync_path(Path(dirpath))
+
+
+def replace_file(tmp: Path, path: Path) -> None:
+    """Flush a finished temporary file and rename it over `path`: readers see the old or
+    the new file, never a mix, and the new bytes are on disk before the name points at them."""
+    fsync_path(tmp)
+    os.replace(tmp, path)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -82,7 +86,7 @@ def write_atomic(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    fsync_dir(path.parent)
+    fsync_path(path.parent)
 
 
 @contextlib.contextmanager
@@ -136,7 +140,7 @@ def publish(tmp: Path, purpose_dir: Path, version: str) -> str:
     if target.exists():
         raise FileExistsError(f"{target}: already published (was the purpose lock bypassed?)")
     os.rename(tmp, target)
-    fsync_dir(purpose_dir)
+    fsync_path(purpose_dir)
     return version
 
 

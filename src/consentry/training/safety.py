@@ -26,7 +26,7 @@ def draft_redactor(settings: Settings | None = None, *, ledger: Any = None) -> A
     members = pq.read_table(f, columns=None) if f.exists() else None
     names = _objection_names(settings, ledger)
     directory = MemberDirectory.from_members(members) if members is not None else MemberDirectory.from_names([])
-    return Redactor(RedactConfig(always_redact=tuple(names), operator="mask", max_density=None), directory=directory)
+    return Redactor(RedactConfig(always_redact=tuple(names), operator="mask", max_pii_density=None), directory=directory)
 
 
 def _objection_names(settings: Settings, ledger: Any) -> list[str]:
@@ -46,5 +46,5 @@ def _objection_names(settings: Settings, ledger: Any) -> list[str]:
 def filter_draft(redactor: Any, prompt: str, draft: str) -> tuple[str, int]:
     """(draft with personal data masked in what the model wrote, spans replaced); the prompt is the user's own."""
     head, tail = draft[: len(prompt)], draft[len(prompt):]
-    new, n, _ = redactor.redact_text(tail)  # max_density=None: a draft is masked, never dropped
+    new, n, _ = redactor.redact_text(tail)  # max_pii_density=None: a draft is masked, never dropped
     return head + (new or ""), n
