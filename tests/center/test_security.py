@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 
-import pytest
 from .helpers import ADMIN_TOKEN, API_KEY, MEMBERS, NON_MEMBER_NAME, SECRET, csrf_of, sign_in
 
 from consentry.center.auth import make_link_token

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 

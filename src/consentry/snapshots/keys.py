@@ -17,6 +17,8 @@ import secrets
 import shutil
 from pathlib import Path
 
+from consentry.snapshots.layout import fsync_path
+
 ENV = "CONSENTRY_REDACTION_KEY"
 KEY_FILE = "redaction.key"
 LEGACY_FILE = ".redaction-key"
@@ -39,14 +41,6 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(b"consentry-redaction-key-id\0" + key).hexdigest()[:16]
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _migrate(legacy: Path, path: Path) -> None:
     """Move a key found in the data tree to the keys folder (0600), then remove the original."""
     if path.exists():
@@ -65,9 +59,9 @@ def _migrate(legacy: Path, path: Path) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_path(path.parent)
     legacy.unlink()
-    _fsync_dir(legacy.parent)
+    fsync_path(legacy.parent)
 
 
 def load(snapshots_root: str | Path | None = None, *, home: str | Path | None = None) -> bytes:
