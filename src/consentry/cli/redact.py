@@ -126,7 +126,7 @@ def apply(
     _run_file_job(apply_file, inp, out, redactor, workers, "redacting", lambda r: f"{r.read} texts, {r.spans} spans replaced, {r.dropped} dropped -> {out}")
 
 
-def _run_file_job(job: Any, inp: Path, out: Path, redactor: Any, workers: Optional[int], verb: str,
+def _run_file_job(job: Any, inp: Path, out: Path, redactor: Any, workers: int | None, verb: str,
                   summary: Callable[[Any], str]) -> None:
     """Run `find_file` or `apply_file` with progress, say what it did and where malformed lines went."""
     r = _run_with_progress(partial(job, inp, out, redactor, _workers(inp, workers)), inp, verb)

@@ -74,7 +74,7 @@ EVENT_LEDGER_ONLY: tuple[str, ...] = ("seq", "receipt", "recorded_at")
 def text_limit(model: type[Base], column: str) -> int:
     """The declared length of one String column, so that checks before a write use the
     database's own limit rather than a copy of it."""
-    length = getattr(model.__table__.c[column].type, "length", None)  # type: ignore[attr-defined]
+    length = getattr(model.__table__.c[column].type, "length", None)
     if not isinstance(length, int):
         raise TypeError(f"{model.__name__}.{column} has no declared length")
     return length
