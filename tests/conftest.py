@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -13,7 +15,9 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # No test writes into the checkout's ./.consentry (keys, ledgers) by accident.
-os.environ.setdefault("CONSENTRY_HOME", tempfile.mkdtemp(prefix="consentry-tests-"))
+if "CONSENTRY_HOME" not in os.environ:
+    os.environ["CONSENTRY_HOME"] = tempfile.mkdtemp(prefix="consentry-tests-")
+    atexit.register(shutil.rmtree, os.environ["CONSENTRY_HOME"], ignore_errors=True)
 # Builds outside tests/snapshots must not create a key in the working directory's .consentry/keys.
 os.environ.setdefault("CONSENTRY_REDACTION_KEY", "test-key-0123456789")
 
