@@ -71,8 +71,10 @@ def _verify(settings, ledger, network: Path):
 
 def _receipts(home: Path) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
-    for p in sorted((home / "receipts").glob("*/*.json")):
+    for p in (home / "receipts").glob("*/*.json"):
         out.setdefault(p.stem, []).append(json.loads(p.read_text()))
+    for receipts in out.values():  # oldest first: two runs in one second share a run-id prefix
+        receipts.sort(key=lambda r: r.get("at", ""))
     return out
 
 
