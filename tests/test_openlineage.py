@@ -78,3 +78,25 @@ def test_off_writes_nothing(tmp_path: Path) -> None:
     with ol.run("decide", [], settings):
         pass
     assert not settings.lineage_file.exists()
+
+
+def test_decide_reports_its_decisions_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from consentry.cli import app
+    from consentry.network import synth
+
+    monkeypatch.setenv("CONSENTRY_HOME", str(tmp_path / "home"))
+    synth.generate(tmp_path / "net", members=60, seed=3, progress=False)
+    out = tmp_path / "decisions.parquet"
+    r = CliRunner().invoke(app, ["decide", "--network", str(tmp_path / "net"), "--pack", "strict", "--purpose",
+                                 "genai_training", "--as-of", "2025-12-01", "--out", str(out), "-q", "--no-ledger"])
+    assert r.exit_code == 0, r.output
+    events = read_events(Settings().lineage_file)
+    for e in events:
+        validate_event(e)
+    done = next(e for e in events if e["job"]["name"] == "decide.genai_training" and e["eventType"] == "COMPLETE")
+    assert [i["name"] for i in done["inputs"]] == [str((tmp_path / "net").resolve())]
+    (written,) = done["outputs"]
+    assert written["name"] == str(out.resolve())
+    assert written["outputFacets"]["outputStatistics"]["rowCount"] == pq.ParquetFile(out).metadata.num_rows > 0

@@ -148,11 +148,17 @@ def decide_cmd(
     from consentry.policy.decide import decide
     from consentry.settings import get_settings
 
+    from consentry import openlineage_events as ol
+
     p = _load(pack)
-    con, quarantined = open_export(network or get_settings().network, quiet, raw)
-    read_ledger(con, ledger_url, no_ledger)
-    rel = decide(con, p, purpose, as_of, enums=True)
-    fmt = write_decisions(con, rel, out)
+    export = network or get_settings().network
+    con, quarantined = open_export(export, quiet, raw)
+    url = read_ledger(con, ledger_url, no_ledger)
+    inputs = [ol.DatasetRef.path(export)] + ([ol.DatasetRef.ledger(url)] if url else [])
+    with ol.run(f"decide.{purpose}", inputs) as run:  # the decisions file out, as OpenLineage reports it
+        rel = decide(con, p, purpose, as_of, enums=True)
+        fmt = write_decisions(con, rel, out)
+        run.output(ol.DatasetRef.parquet(out) if fmt == "parquet" else ol.DatasetRef.path(out))
     path = str(out).replace("'", "''")
     written = f"read_{'parquet' if fmt == 'parquet' else 'json_auto' if fmt == 'json' else 'csv_auto'}('{path}')"
     summary = con.sql(
